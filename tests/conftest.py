@@ -1,0 +1,155 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from workbench import stack
+from workbench.app import create_app
+from workbench.settings import PROJECT_ROOT, load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+API_TOKEN = "test-api-token"
+
+
+def make_settings(tmp_path: Path, **overrides):
+    env = {"WORKBENCH_HOME": str(PROJECT_ROOT), "WORKBENCH_VAR_DIR": str(tmp_path / "var"),
+           "WORKBENCH_DATABASE_URL": f"sqlite:///{tmp_path / 'workbench.db'}",
+           "WORKBENCH_EXPORTS_DIR": str(tmp_path / "exports"), "WORKBENCH_API_TOKEN": API_TOKEN}
+    env.update({f"WORKBENCH_{k.upper()}": str(v) for k, v in overrides.items()})
+    return load_settings(environ=env)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def settings_env(tmp_path, monkeypatch):
+    """The same settings as environment variables, for CLI tests."""
+    env = {"WORKBENCH_HOME": str(PROJECT_ROOT), "WORKBENCH_VAR_DIR": str(tmp_path / "var"),
+           "WORKBENCH_DATABASE_URL": f"sqlite:///{tmp_path / 'workbench.db'}",
+           "WORKBENCH_EXPORTS_DIR": str(tmp_path / "exports"), "WORKBENCH_API_TOKEN": API_TOKEN}
+    for key in [k for k in os.environ if k.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def gold():
+    return [json.loads(line) for line in (FIXTURES / "sample_gold.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """A real Label Studio server for the whole session: free port, temporary data dir."""
+    data_dir = tmp_path_factory.mktemp("label-studio")
+    ls = {"port": stack.free_port(), "username": "annotator@example.com", "password": "test-password-123",
+          "token": uuid.uuid4().hex + "abcd1234", "data_dir": str(data_dir / "data")}
+    ls["url"] = f"http://127.0.0.1:{ls['port']}"
+    log = data_dir / "label-studio.log"
+    process = stack.start_label_studio(ls, log)
+    try:
+        stack.wait_until_healthy(ls["url"], process.pid, log, "Label Studio (test fixture)")
+        yield ls
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def ls_settings(tmp_path, label_studio):
+    """Settings pointing at the real server, with a project title of this test's own."""
+    return make_settings(tmp_path, label_studio_url=label_studio["url"], label_studio_token=label_studio["token"],
+                         project_title=f"test {uuid.uuid4().hex[:12]}")
+
+
+class LabelStudioAnnotator:
+    """Acts in Label Studio as a person would, over its REST API (deliberately not through the bridge)."""
+
+    def __init__(self, ls: dict):
+        self.url = ls["url"]
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {ls['token']}"
+
+    def tasks(self, project_id: int) -> list[dict]:
+        out, page = [], 1
+        while True:
+            r = self.session.get(f"{self.url}/api/tasks", params={"project": project_id, "page": page,
+                                                                 "page_size": 100, "fields": "all"})
+            if r.status_code == 404:
+                return out
+            r.raise_for_status()
+            body = r.json()
+            out += body["tasks"]
+            if len(out) >= body.get("total", len(out)) or not body["tasks"]:
+                return out
+            page += 1
+
+    def project(self, project_id: int) -> dict:
+        r = self.session.get(f"{self.url}/api/projects/{project_id}")
+        r.raise_for_status()
+        return r.json()
+
+    def annotate(self, task_id: int, result: list[dict], **extra) -> dict:
+        r = self.session.post(f"{self.url}/api/tasks/{task_id}/annotations", json={"result": result, **extra})
+        r.raise_for_status()
+        return r.json()
+
+    def update(self, annotation_id: int, **fields) -> dict:
+        r = self.session.patch(f"{self.url}/api/annotations/{annotation_id}", json=fields)
+        r.raise_for_status()
+        return r.json()
+
+    def delete(self, annotation_id: int) -> None:
+        self.session.delete(f"{self.url}/api/annotations/{annotation_id}").raise_for_status()
+
+
+@pytest.fixture
+def annotator(label_studio):
+    return LabelStudioAnnotator(label_studio)
+
+
+def gold_result(example: dict, targets=(("أوكرانيا", "ukraine"), ("روسيا", "russia"))) -> list[dict]:
+    """A gold example as the Label Studio result an annotator would submit."""
+    result = [{"from_name": "entities", "to_name": "text", "type": "labels",
+               "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["label"]]}}
+              for e in example["entities"]]
+    for target, key in targets:
+        result.append({"from_name": f"stance_{key}", "to_name": "text", "type": "choices",
+                       "value": {"choices": [example["stance"][target]]}})
+    return result
+
+
+@pytest.fixture
+def sample_corpus(tmp_path):
+    target = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "tasks" / "corpus", target)
+    return target

@@ -1,0 +1,97 @@
+"""The only module that talks to Label Studio (and the only one importing label_studio_sdk).
+
+Every SDK or network failure leaves here as a LabelStudioError that says what to fix."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from .errors import LabelStudioError
+
+TIMEOUT_SECONDS = 120
+
+
+class LabelStudioClient:
+    def __init__(self, url: str, token: str):
+        self.url = url.rstrip("/")
+        self._sdk = LabelStudio(base_url=self.url, api_key=token, timeout=TIMEOUT_SECONDS)
+
+    @contextmanager
+    def _call(self, doing: str):
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise LabelStudioError(
+                f"cannot reach Label Studio at {self.url} while {doing}: {exc} "
+                "(check WORKBENCH_LABEL_STUDIO_URL and that the server runs)",
+                errors={"WORKBENCH_LABEL_STUDIO_URL": self.url})
+        except ApiError as exc:
+            raise _api_error(exc, doing, self.url)
+
+    def whoami(self) -> dict:
+        with self._call("checking the API token"):
+            return self._sdk.users.whoami().dict()
+
+    def find_project(self, title: str) -> int | None:
+        with self._call("listing projects"):
+            for project in self._sdk.projects.list(title=title):
+                if project.title == title:
+                    return project.id
+        return None
+
+    def project_exists(self, project_id: int) -> bool:
+        try:
+            with self._call(f"reading project {project_id}"):
+                self._sdk.projects.get(id=project_id)
+            return True
+        except LabelStudioError as exc:
+            if exc.errors.get("status") == 404:
+                return False
+            raise
+
+    def create_project(self, title: str, label_config: str, instructions: str) -> int:
+        with self._call("creating the project"):
+            project = self._sdk.projects.create(
+                title=title, label_config=label_config, expert_instruction=instructions,
+                show_instruction=True, show_skip_button=True)
+        return project.id
+
+    def update_project(self, project_id: int, label_config: str, instructions: str) -> None:
+        with self._call(f"updating project {project_id}"):
+            self._sdk.projects.update(id=project_id, label_config=label_config,
+                                      expert_instruction=instructions, show_instruction=True)
+
+    def import_tasks(self, project_id: int, tasks: list[dict]) -> list[int]:
+        with self._call(f"importing {len(tasks)} tasks into project {project_id}"):
+            response = self._sdk.projects.import_tasks(id=project_id, request=tasks, return_task_ids=True)
+        return list(response.task_ids or [])
+
+    def create_prediction(self, task_id: int, result: list[dict], score: float, model_version: str) -> int:
+        with self._call(f"adding a prediction to task {task_id}"):
+            return self._sdk.predictions.create(task=task_id, result=result, score=score,
+                                                model_version=model_version).id
+
+    def iter_tasks(self, project_id: int, page_size: int = 100) -> Iterator[dict]:
+        """Every task of the project with its data and annotations, as plain dicts."""
+        with self._call(f"listing tasks of project {project_id}"):
+            for task in self._sdk.tasks.list(project=project_id, fields="all", page_size=page_size):
+                yield task.model_dump(mode="json")
+
+
+def _api_error(exc: ApiError, doing: str, url: str) -> LabelStudioError:
+    body = exc.body if isinstance(exc.body, dict) else {"detail": str(exc.body)[:500]}
+    detail = body.get("detail") or body.get("validation_errors") or body
+    errors = {"status": exc.status_code, "detail": detail}
+    if exc.status_code == 401:
+        return LabelStudioError(
+            f"Label Studio at {url} rejected the API token while {doing} "
+            "(check WORKBENCH_LABEL_STUDIO_TOKEN; the server needs LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true "
+            "for legacy tokens)", errors={**errors, "WORKBENCH_LABEL_STUDIO_TOKEN": "rejected"})
+    if exc.status_code == 400 and "label_config" in str(detail):
+        return LabelStudioError(f"Label Studio refused the labeling config while {doing}: {detail}",
+                                errors={**errors, "label_config": detail}, code="invalid_label_config")
+    return LabelStudioError(f"Label Studio answered {exc.status_code} while {doing}: {detail}", errors=errors)

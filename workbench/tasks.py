@@ -1,0 +1,191 @@
+"""Stage 3 — Label Studio tasks: the labeling config generated from the scheme, task payloads
+with predictions, and an idempotent push.
+
+Label Studio does not deduplicate imports, so the bridge keeps a key in each task's data
+(`wb_key` = article id @ revision) and the task map in its own database, and reconciles the two
+before and after every import: a push interrupted half-way and run again leaves every task
+present exactly once."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import offsets
+from .errors import InputError, LabelStudioError
+from .labelstudio import LabelStudioClient
+from .models import Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
+from .scheme import Scheme
+
+STANCE_PREFIX = "stance_"
+TEMPLATE_NAME = "labeling-config.xml.j2"
+BATCH_SIZE = 100
+
+
+def labeling_config(scheme: Scheme, tasks_dir: Path) -> str:
+    env = Environment(loader=FileSystemLoader(str(tasks_dir)), autoescape=select_autoescape(["j2"], default=True),
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(TEMPLATE_NAME).render(
+        entities=scheme.raw["entities"], targets=scheme.targets, stance_labels=scheme.raw["stance"]["labels"],
+        entities_name=offsets.ENTITIES_FROM, text_name=offsets.TEXT_TO, stance_prefix=STANCE_PREFIX)
+
+
+def stance_control(target_key: str) -> str:
+    return STANCE_PREFIX + target_key
+
+
+def task_key(revision: ArticleRevision) -> str:
+    return f"{revision.article_id}@r{revision.number}"
+
+
+def prediction_payload(pre: PreAnnotation, revision: ArticleRevision, scheme: Scheme) -> dict:
+    """A pre-annotation as a Label Studio prediction; every span is checked against the task text."""
+    try:
+        spans = offsets.checked_spans(revision.text, pre.entities, scheme.entity_labels)
+    except ValueError as exc:
+        raise InputError(f"pre-annotation {pre.model_version} of {task_key(revision)} is invalid: {exc}",
+                         errors={"article": task_key(revision), "model_version": pre.model_version})
+    scores = {(s["start"], s["end"]): s.get("score") for s in pre.entities}
+    result = [offsets.to_label_studio(s, scores.get((s["start"], s["end"]))) for s in spans]
+    for target in scheme.targets:
+        stance = (pre.stance or {}).get(target["target"])
+        if stance and stance.get("label") in scheme.stance_labels:
+            result.append({"from_name": stance_control(target["key"]), "to_name": offsets.TEXT_TO,
+                           "type": "choices", "value": {"choices": [stance["label"]]},
+                           "score": stance.get("score")})
+    return {"model_version": pre.model_version, "score": pre.score, "result": result}
+
+
+def task_payload(revision: ArticleRevision, predictions: list[dict]) -> dict:
+    article = revision.article
+    return {"data": {"text": revision.text, "title": article.title or article.id, "article_id": article.id,
+                     "revision": revision.number, "wb_key": task_key(revision),
+                     "source": article.source, "url": article.url},
+            "predictions": predictions}
+
+
+@dataclass
+class PushReport:
+    project_id: int
+    project_url: str
+    created_project: bool = False
+    imported: int = 0
+    recovered: int = 0
+    predictions_added: int = 0
+    already_present: int = 0
+    skipped: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def ensure_project(session: Session, client: LabelStudioClient, title: str, config: str,
+                   instructions: str) -> tuple[LabelStudioProject, bool]:
+    """The bridge's project on this server: the recorded one, else one with the same title, else a new one."""
+    config_sha = hashlib.sha256(config.encode("utf-8")).hexdigest()
+    row = session.scalars(select(LabelStudioProject).where(LabelStudioProject.ls_url == client.url,
+                                                           LabelStudioProject.title == title)
+                          .order_by(LabelStudioProject.id.desc())).first()
+    if row is not None and not client.project_exists(row.ls_project_id):
+        row = None
+    created = False
+    if row is None:
+        project_id = client.find_project(title)
+        if project_id is None:
+            project_id, created = client.create_project(title, config, instructions), True
+        row = LabelStudioProject(ls_url=client.url, ls_project_id=project_id, title=title,
+                                 config_sha256="" if not created else config_sha)
+        session.add(row)
+    if row.config_sha256 != config_sha:
+        client.update_project(row.ls_project_id, config, instructions)
+        row.config_sha256 = config_sha
+    session.flush()
+    return row, created
+
+
+def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> int:
+    """Record tasks that exist in Label Studio but are missing from the task map; returns how many."""
+    known = {t.task_key: t for t in session.scalars(select(LabelStudioTask).where(
+        LabelStudioTask.project_id == project.id))}
+    revisions = {}
+    recovered = 0
+    for task in client.iter_tasks(project.ls_project_id):
+        key = (task.get("data") or {}).get("wb_key")
+        if not key or key in known:
+            continue
+        if not revisions:
+            revisions = {task_key(r): r for r in session.scalars(select(ArticleRevision))}
+        revision = revisions.get(key)
+        if revision is None:
+            continue
+        versions = sorted({p.get("model_version") for p in task.get("predictions") or [] if p.get("model_version")})
+        known[key] = LabelStudioTask(project_id=project.id, revision_id=revision.id, ls_task_id=task["id"],
+                                     task_key=key, model_versions=versions)
+        session.add(known[key])
+        recovered += 1
+    session.flush()
+    return recovered
+
+
+def revisions_to_push(session: Session) -> list[ArticleRevision]:
+    """The current revision of every article, in article id order."""
+    articles = session.scalars(select(Article).order_by(Article.id))
+    return [a.current for a in articles]
+
+
+def latest_preannotation(session: Session, revision: ArticleRevision) -> PreAnnotation | None:
+    return session.scalars(select(PreAnnotation).where(PreAnnotation.revision_id == revision.id)
+                           .order_by(PreAnnotation.id.desc())).first()
+
+
+def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir: Path, title: str,
+         progress=None) -> PushReport:
+    """Create or reuse the project, then import every current revision not yet in it, with predictions."""
+    config = labeling_config(scheme, tasks_dir)
+    instructions = (Path(tasks_dir) / "guidelines.md").read_text(encoding="utf-8")
+    project, created = ensure_project(session, client, title, config, instructions)
+    report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
+                        created_project=created)
+    report.recovered = reconcile(session, client, project)
+    mapped = {t.revision_id: t for t in session.scalars(select(LabelStudioTask).where(
+        LabelStudioTask.project_id == project.id))}
+    pending = []
+    for revision in revisions_to_push(session):
+        pre = latest_preannotation(session, revision)
+        task = mapped.get(revision.id)
+        if task is None:
+            pending.append((revision, pre))
+        elif pre is not None and pre.model_version not in task.model_versions:
+            _add_prediction(client, task, pre, revision, scheme)
+            report.predictions_added += 1
+        else:
+            report.already_present += 1
+    batches = [pending[i:i + BATCH_SIZE] for i in range(0, len(pending), BATCH_SIZE)]
+    for batch in (progress(batches) if progress else batches):
+        _import_batch(session, client, project, batch, scheme)
+        report.imported += len(batch)
+        session.commit()
+    return report
+
+
+def _add_prediction(client, task, pre, revision, scheme):
+    payload = prediction_payload(pre, revision, scheme)
+    client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
+    task.model_versions = sorted({*task.model_versions, pre.model_version})
+
+
+def _import_batch(session, client, project, batch, scheme):
+    payloads = [task_payload(rev, [prediction_payload(pre, rev, scheme)] if pre else []) for rev, pre in batch]
+    ids = client.import_tasks(project.ls_project_id, payloads)
+    if len(ids) != len(batch):
+        raise LabelStudioError(f"Label Studio returned {len(ids)} task ids for {len(batch)} imported tasks; "
+                               "run push again to reconcile", errors={"project": project.ls_project_id})
+    for task_id, (revision, pre) in zip(ids, batch):
+        session.add(LabelStudioTask(project_id=project.id, revision_id=revision.id, ls_task_id=task_id,
+                                    task_key=task_key(revision),
+                                    model_versions=[pre.model_version] if pre else []))
+    session.flush()

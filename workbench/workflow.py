@@ -1,0 +1,110 @@
+"""The stages wired to settings, a database session and Label Studio: what the CLI commands
+and the HTTP views both call."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from . import annotations, articles, releases, review, tasks
+from .db import session_scope
+from .errors import WorkbenchError
+from .labelstudio import LabelStudioClient
+from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
+from .preannotation import default_preannotator
+from .preannotation.stage import preannotate_pending
+from .scheme import load_scheme
+from .settings import Settings
+
+
+def client_for(settings: Settings) -> LabelStudioClient:
+    return LabelStudioClient(settings.require("label_studio_url"), settings.require("label_studio_token"))
+
+
+def ingest_paths(settings: Settings, paths: list[Path], progress=None) -> articles.IngestReport:
+    with session_scope(settings) as session:
+        return articles.ingest_paths(session, paths, settings.max_article_bytes, progress)
+
+
+def ingest_records(settings: Settings, records: list) -> articles.IngestReport:
+    with session_scope(settings) as session:
+        return articles.ingest_records(session, records, settings.max_article_bytes)
+
+
+def preannotate(settings: Settings, progress=None):
+    scheme = load_scheme(settings.tasks_dir)
+    annotator = default_preannotator(scheme.target_names)
+    with session_scope(settings) as session:
+        return preannotate_pending(session, annotator, scheme.entity_labels, progress)
+
+
+def push(settings: Settings, progress=None) -> tasks.PushReport:
+    scheme = load_scheme(settings.tasks_dir)
+    client = client_for(settings)
+    client.whoami()
+    with session_scope(settings) as session:
+        return tasks.push(session, client, scheme, settings.tasks_dir, settings.project_title, progress)
+
+
+def current_project(session, settings: Settings) -> LabelStudioProject:
+    url = settings.require("label_studio_url")
+    project = session.scalars(select(LabelStudioProject).where(
+        LabelStudioProject.ls_url == url, LabelStudioProject.title == settings.project_title)
+        .order_by(LabelStudioProject.id.desc())).first()
+    if project is None:
+        raise WorkbenchError(f"no Label Studio project {settings.project_title!r} on {url} yet: run `workbench push`",
+                             code="no_project", status=409, errors={"project": settings.project_title})
+    return project
+
+
+def pull(settings: Settings, progress=None) -> dict:
+    scheme = load_scheme(settings.tasks_dir)
+    client = client_for(settings)
+    with session_scope(settings) as session:
+        project = current_project(session, settings)
+        report = annotations.pull(session, client, project, scheme, progress)
+        decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+        return {**report.to_dict(), "review_policy": settings.review_policy, **review.summarize(decisions),
+                "waiting_tasks": [{"task_id": d.task.ls_task_id, "article_id": d.task.revision.article_id,
+                                   "reason": d.reason} for d in decisions if not d.accepted]}
+
+
+def release(settings: Settings) -> tuple[str, dict]:
+    scheme = load_scheme(settings.tasks_dir)
+    with session_scope(settings) as session:
+        project = current_project(session, settings)
+        decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+        lineage = {"review_policy": settings.review_policy, "scheme_version": scheme.version,
+                   "scheme_sha256": scheme.sha256,
+                   "label_studio": {"url": project.ls_url, "project_id": project.ls_project_id},
+                   "split_method": "sha256(article id) % 100: <80 train, <90 dev, else test"}
+        return releases.write_release(session, settings.exports_dir, decisions, lineage)
+
+
+def status(settings: Settings) -> dict:
+    scheme = load_scheme(settings.tasks_dir)
+    with session_scope(settings) as session:
+        count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
+        current_ids = select(func.max(ArticleRevision.id)).group_by(ArticleRevision.article_id)
+        project = session.scalars(select(LabelStudioProject).where(
+            LabelStudioProject.ls_url == (settings.label_studio_url or ""),
+            LabelStudioProject.title == settings.project_title).order_by(LabelStudioProject.id.desc())).first()
+        counts = {
+            "articles": count(select(func.count(Article.id))),
+            "revisions": count(select(func.count(ArticleRevision.id))),
+            "preannotated": count(select(func.count(func.distinct(PreAnnotation.revision_id)))
+                                  .where(PreAnnotation.revision_id.in_(current_ids))),
+            "tasks": count(select(func.count(LabelStudioTask.id))),
+            "annotations": count(select(func.count(func.distinct(Annotation.ls_annotation_id)))),
+            "releases": count(select(func.count(Release.id))),
+        }
+        if project is not None:
+            decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+            counts.update({k: v for k, v in review.summarize(decisions).items() if k != "waiting_reasons"})
+        else:
+            counts.update({"accepted": 0, "waiting": 0})
+        latest = releases.existing_versions(settings.exports_dir)
+        return {"counts": counts, "latest_release": latest[-1] if latest else None,
+                "review_policy": settings.review_policy,
+                "label_studio": {"url": settings.label_studio_url,
+                                 "project_id": project.ls_project_id if project else None}}
