@@ -134,7 +134,9 @@ class LabelStudioAnnotator:
 
 @pytest.fixture
 def annotator(label_studio):
-    return LabelStudioAnnotator(label_studio)
+    annotator = LabelStudioAnnotator(label_studio)
+    yield annotator
+    annotator.session.close()
 
 
 def gold_result(example: dict, targets=(("أوكرانيا", "ukraine"), ("روسيا", "russia"))) -> list[dict]:

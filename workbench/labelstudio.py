@@ -18,7 +18,14 @@ TIMEOUT_SECONDS = 120
 class LabelStudioClient:
     def __init__(self, url: str, token: str):
         self.url = url.rstrip("/")
-        self._sdk = LabelStudio(base_url=self.url, api_key=token, timeout=TIMEOUT_SECONDS)
+        self._http = httpx.Client(timeout=TIMEOUT_SECONDS)
+        self._sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http)
+
+    def __enter__(self) -> "LabelStudioClient":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._http.close()
 
     @contextmanager
     def _call(self, doing: str):
@@ -84,14 +91,15 @@ class LabelStudioClient:
 
 def _api_error(exc: ApiError, doing: str, url: str) -> LabelStudioError:
     body = exc.body if isinstance(exc.body, dict) else {"detail": str(exc.body)[:500]}
-    detail = body.get("detail") or body.get("validation_errors") or body
+    detail = body.get("validation_errors") or body.get("detail") or body
     errors = {"status": exc.status_code, "detail": detail}
     if exc.status_code == 401:
         return LabelStudioError(
             f"Label Studio at {url} rejected the API token while {doing} "
             "(check WORKBENCH_LABEL_STUDIO_TOKEN; the server needs LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true "
             "for legacy tokens)", errors={**errors, "WORKBENCH_LABEL_STUDIO_TOKEN": "rejected"})
-    if exc.status_code == 400 and "label_config" in str(detail):
-        return LabelStudioError(f"Label Studio refused the labeling config while {doing}: {detail}",
-                                errors={**errors, "label_config": detail}, code="invalid_label_config")
+    if exc.status_code == 400 and isinstance(detail, dict) and "label_config" in detail:
+        problem = "; ".join(map(str, detail["label_config"]))
+        return LabelStudioError(f"Label Studio refused the labeling config (tasks/) while {doing}: {problem}",
+                                errors={**errors, "label_config": problem}, code="invalid_label_config")
     return LabelStudioError(f"Label Studio answered {exc.status_code} while {doing}: {detail}", errors=errors)

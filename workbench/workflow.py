@@ -40,9 +40,8 @@ def preannotate(settings: Settings, progress=None):
 
 def push(settings: Settings, progress=None) -> tasks.PushReport:
     scheme = load_scheme(settings.tasks_dir)
-    client = client_for(settings)
-    client.whoami()
-    with session_scope(settings) as session:
+    with client_for(settings) as client, session_scope(settings) as session:
+        client.whoami()
         return tasks.push(session, client, scheme, settings.tasks_dir, settings.project_title, progress)
 
 
@@ -59,8 +58,7 @@ def current_project(session, settings: Settings) -> LabelStudioProject:
 
 def pull(settings: Settings, progress=None) -> dict:
     scheme = load_scheme(settings.tasks_dir)
-    client = client_for(settings)
-    with session_scope(settings) as session:
+    with client_for(settings) as client, session_scope(settings) as session:
         project = current_project(session, settings)
         report = annotations.pull(session, client, project, scheme, progress)
         decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
