@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
 from .errors import InputError
@@ -28,7 +27,8 @@ class ArticleSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(validate=validate.Regexp(ID_PATTERN, error="must be 1-128 letters, digits, '_', '.', ':' or '-'"))
+    id = fields.String(validate=validate.Regexp(
+        ID_PATTERN, error="must be 1-128 letters, digits, '_', '.', ':' or '-'"))
     title = fields.String(allow_none=True, validate=validate.Length(max=1000))
     text = fields.String(required=True)
     source = fields.String(allow_none=True, validate=validate.Length(max=1000))

@@ -134,7 +134,8 @@ def status(as_json):
     for name, value in data["counts"].items():
         click.echo(f"{name:>13}: {value}")
     click.echo(f"latest release: {data['latest_release'] or '-'}")
-    click.echo(f"label studio: {data['label_studio']['url'] or '-'} project {data['label_studio']['project_id'] or '-'}")
+    ls = data["label_studio"]
+    click.echo(f"label studio: {ls['url'] or '-'} project {ls['project_id'] or '-'}")
 
 
 @main.command()

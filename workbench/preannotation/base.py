@@ -10,7 +10,8 @@ STANCE_LABELS = ("FAVOR", "AGAINST", "NONE")
 
 @dataclass
 class Prediction:
-    entities: list[dict] = field(default_factory=list)  # [{"start", "end", "label", "text", "score"}], sorted by start, no overlaps
+    # [{"start", "end", "label", "text", "score"}], sorted by start, no overlaps
+    entities: list[dict] = field(default_factory=list)
     stance: dict = field(default_factory=dict)  # {target: {"label", "score", "evidence": [{"start", "end", "text"}]}}
 
     @property
