@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,10 +28,27 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     except OperationalError as exc:
         raise ConfigError(f"cannot open the database at WORKBENCH_DATABASE_URL ({parsed.render_as_string()}): "
                           f"{exc.orig}", errors={"WORKBENCH_DATABASE_URL": "unreachable"})
     return engine
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Additive schema upgrades: columns a newer model has and an older database lacks are added
+    (they must be nullable or have a server default). Nothing is ever dropped or changed."""
+    inspector, added = inspect(engine), []
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    ddl = column.type.compile(engine.dialect)
+                    default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl}{default}')
+                    added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
