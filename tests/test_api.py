@@ -80,6 +80,16 @@ def test_releases_feed_streams_jsonl_with_etag(client, auth, settings):
     again = client.get("/api/releases/v0001/examples", headers={**auth, "If-None-Match": r.headers["ETag"]})
     assert again.status_code == 304
     assert client.get("/api/releases/v0001", headers=auth).get_json()["version"] == "v0001"
+    with client.get("/api/releases/v0001/files/examples.jsonl", headers=auth) as f:
+        assert f.status_code == 200 and f.headers["ETag"] == r.headers["ETag"]
+
+
+def test_release_file_and_delta_errors_use_the_error_shape(client, auth, settings):
+    with session_scope(settings) as session:
+        write_release(session, settings.exports_dir, [decision("a")], {})
+    assert_error_shape(client.get("/api/releases/v0001/files/nope.txt", headers=auth), 404, "not_found")
+    assert_error_shape(client.get("/api/releases/v0001/examples?since=v0002", headers=auth), 404, "not_found")
+    assert_error_shape(client.get("/api/releases/v0001/examples?since=x", headers=auth), 422, "invalid_input")
 
 
 def test_feed_errors_use_the_error_shape(client, auth, settings):

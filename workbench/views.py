@@ -1,7 +1,7 @@
 """HTTP views: thin wrappers over the stage functions in workflow.py and feed.py."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context
 
 from . import feed, workflow
 from .app import require_token, settings
@@ -56,10 +56,22 @@ def get_release(version: str):
 @api_bp.get("/releases/<version>/examples")
 def get_release_examples(version: str):
     exports = settings().exports_dir
-    split = request.args.get("split")
+    split, since = request.args.get("split"), request.args.get("since")
     manifest = feed.read_manifest(exports, version)
-    lines = feed.iter_example_lines(exports, manifest["version"], split)
+    etag = manifest["files"]["examples.jsonl"]["sha256"]
+    if since:
+        since_manifest = feed.read_manifest(exports, since)
+        lines = feed.iter_delta_lines(exports, manifest["version"], since_manifest["version"], split)
+        etag += "-since-" + since_manifest["files"]["examples.jsonl"]["sha256"]
+    else:
+        lines = feed.iter_example_lines(exports, manifest["version"], split)
     response = Response(stream_with_context(lines), mimetype="application/x-ndjson")
-    response.set_etag(manifest["files"]["examples.jsonl"]["sha256"] + (f"-{split}" if split else ""))
+    response.set_etag(etag + (f"-{split}" if split else ""))
     response.headers["X-Workbench-Version"] = manifest["version"]
     return response.make_conditional(request)
+
+
+@api_bp.get("/releases/<version>/files/<name>")
+def get_release_file(version: str, name: str):
+    path, sha256 = feed.release_file(settings().exports_dir, version, name)
+    return send_file(path, etag=sha256, conditional=True, max_age=0)
