@@ -1,7 +1,5 @@
 """The gazetteer + rules pre-annotator: offsets, the span rules of the scheme, stance, determinism.
 All texts are made up for these tests."""
-import time
-
 import pytest
 
 from workbench.preannotation import Prediction, default_preannotator
@@ -235,7 +233,7 @@ def test_stance_scores_are_in_range_and_cover_every_target(annotator):
     assert all(0.0 <= s["score"] <= 1.0 for s in stance.values())
 
 
-# --- prediction, determinism, speed -----------------------------------------------------------
+# --- prediction, determinism ---------------------------------------------------------------
 
 def test_prediction_score_is_zero_when_empty():
     assert Prediction(entities=[], stance={}).score == 0.0
@@ -255,11 +253,3 @@ def test_annotation_is_deterministic(annotator):
     first = annotator.annotate(MESSY_TEXT + SUPPORTIVE)
     second = default_preannotator(TARGETS).annotate(MESSY_TEXT + SUPPORTIVE)
     assert (first.entities, first.stance) == (second.entities, second.stance)
-
-
-def test_a_10_kb_article_is_fast(annotator):
-    text = ((MESSY_TEXT + "\n" + SUPPORTIVE + "\n" + NEUTRAL + "\n") * 40)[:10_000]
-    annotator.annotate(text)
-    began = time.perf_counter()
-    annotator.annotate(text)
-    assert time.perf_counter() - began < 0.2  # well under 50 ms on a laptop; slack for slow CI

@@ -1,17 +1,19 @@
-"""The gazetteer + rules pre-annotator: candidates from the name lists and the rules, overlaps
-resolved (longest span, then label priority), labels spread to every mention of a name found
-by a rule, and a lexicon stance per target."""
+"""The pre-annotation engine: entity layers run in priority order (name lists + rules, then the
+CRF tagger filling the gaps), overlaps resolved (longest span, then label priority), labels
+spread to every mention of a name a rule or the tagger found, and a stance model per target."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from .base import Prediction, PreAnnotator
+from .crf import DEFAULT_MODEL, CrfTagger
 from .gazetteer import Gazetteer, name_list_entries
 from .rules import (Candidate, find_alliances, find_camel_case_orgs, find_compound_nationalities, find_dates,
                     find_described_orgs, find_institutions, find_persons_after_org_titles, find_titled_persons,
                     language_list_ranges, nationality_entries)
 from .stance import predict_stance
-from .text import NormalisedText, Token, normalise, tokenise
+from .text import NormalisedText, Token, normalise, reading_stems, tokenise
 
 # Same length: the more specific label wins (روسيا اليوم the channel over روسيا the country).
 LABEL_PRIORITY = {"ORG": 0, "PER": 1, "WEAPON": 2, "GPE": 3, "LOC": 4, "NORP": 5, "DATE": 6}
@@ -19,6 +21,8 @@ LIST_SCORE = 0.9
 LIST_WITH_PROCLITIC_SCORE = 0.85
 CONSISTENCY_SCORE = 0.65
 SPREAD_LABELS = ("PER", "ORG")
+# Tagger spans below this mean marginal are dropped: the tagger is then nearly as likely to be wrong.
+CRF_MIN_SCORE = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +34,8 @@ def default_gazetteer() -> Gazetteer:
 def list_candidates(text: str, tokens: list[Token], gazetteer: Gazetteer, score: float,
                     source: str) -> list[Candidate]:
     found = []
-    for i in range(len(tokens)):
+    first_words = gazetteer.first_words
+    for i in [i for i, token in enumerate(tokens) if not first_words.isdisjoint(reading_stems(token.text))]:
         match = gazetteer.match_at(text, tokens, i)
         if match:
             found.append(Candidate(tokens[i].start + match.prefix, tokens[match.last].end, match.label,
@@ -74,13 +79,63 @@ def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
     return names
 
 
-class GazetteerRulesPreAnnotator:
-    name = "gazetteer-rules"
-    version = "0.1.0"
+@dataclass
+class Document:
+    """What every layer reads: the normalised text, its tokens and the name-list matches."""
+    norm: NormalisedText
+    tokens: list[Token]
+    list_spans: list[Candidate]
 
-    def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None):
+
+class RulesLayer:
+    """Name lists and rules, overlaps resolved; language names taken out of NORP."""
+    name = "rules"
+
+    def __init__(self, gazetteer: Gazetteer):
+        self.gazetteer = gazetteer
+
+    def spans(self, doc: Document, taken: list[Candidate]) -> list[Candidate]:
+        text, tokens = doc.norm.text, doc.tokens
+        spans = resolve_overlaps(doc.list_spans + self._rule_candidates(text, tokens), taken=taken)
+        spans = resolve_overlaps(find_persons_after_org_titles(text, tokens, spans, self.gazetteer), taken=spans)
+        return outside_ranges(spans, "NORP", language_list_ranges(text, tokens, self.gazetteer))
+
+    def _rule_candidates(self, text: str, tokens: list[Token]) -> list[Candidate]:
+        return (find_dates(text)
+                + find_titled_persons(text, tokens, self.gazetteer)
+                + find_institutions(text, tokens, self.gazetteer)
+                + find_described_orgs(text, tokens, self.gazetteer)
+                + find_alliances(text, tokens, self.gazetteer)
+                + find_camel_case_orgs(text)
+                + find_compound_nationalities(text, tokens, self.gazetteer))
+
+
+class CrfLayer:
+    """The statistical tagger: fills what the lists and rules left, never overrides them."""
+    name = "crf"
+
+    def __init__(self, tagger: CrfTagger, gazetteer: Gazetteer, min_score: float = CRF_MIN_SCORE):
+        self.tagger = tagger
+        self.gazetteer = gazetteer
+        self.min_score = min_score
+
+    def spans(self, doc: Document, taken: list[Candidate]) -> list[Candidate]:
+        found = self.tagger.candidates(doc.norm.text, doc.tokens, doc.list_spans, self.gazetteer, self.min_score)
+        return resolve_overlaps(found, taken=taken)
+
+
+class PreAnnotationEngine:
+    """Entity layers in priority order (each keeps what the earlier ones found), document
+    consistency, and a stance model."""
+    name = "gazetteer-rules-crf"
+    version = "0.2.0"
+
+    def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None, layers: list | None = None,
+                 stance_model=None):
         self.targets = list(targets)
         self.gazetteer = gazetteer or default_gazetteer()
+        self.layers = layers if layers is not None else [RulesLayer(self.gazetteer)]
+        self.stance_model = stance_model or LexiconStance()
 
     @property
     def model_version(self) -> str:
@@ -89,25 +144,17 @@ class GazetteerRulesPreAnnotator:
     def annotate(self, text: str) -> Prediction:
         norm = normalise(text)
         tokens = tokenise(norm.text)
-        spans = resolve_overlaps(self._candidates(norm.text, tokens))
-        spans = resolve_overlaps(find_persons_after_org_titles(norm.text, tokens, spans, self.gazetteer), taken=spans)
-        spans = outside_ranges(spans, "NORP", language_list_ranges(norm.text, tokens, self.gazetteer))
+        doc = Document(norm, tokens, list_candidates(norm.text, tokens, self.gazetteer, LIST_SCORE, "list"))
+        spans: list[Candidate] = []
+        for layer in self.layers:
+            spans = layer.spans(doc, spans)
         spans = self._spread_labels(norm.text, tokens, spans)
         return Prediction(entities=[self._entity(norm, span) for span in spans],
-                          stance=predict_stance(norm, tokens, self.targets))
-
-    def _candidates(self, text: str, tokens: list[Token]) -> list[Candidate]:
-        return (list_candidates(text, tokens, self.gazetteer, LIST_SCORE, "list")
-                + find_dates(text)
-                + find_titled_persons(text, tokens, self.gazetteer)
-                + find_institutions(text, tokens, self.gazetteer)
-                + find_described_orgs(text, tokens, self.gazetteer)
-                + find_alliances(text, tokens, self.gazetteer)
-                + find_camel_case_orgs(text)
-                + find_compound_nationalities(text, tokens, self.gazetteer))
+                          stance=self.stance_model.predict(norm, tokens, self.targets))
 
     def _spread_labels(self, text: str, tokens: list[Token], spans: list[Candidate]) -> list[Candidate]:
-        """Document consistency: a name a rule labelled once gets that label at its other mentions."""
+        """Document consistency: a name a rule or the tagger labelled once gets that label at its
+        other mentions."""
         names = names_to_spread(text, spans)
         if not names:
             return spans
@@ -121,5 +168,26 @@ class GazetteerRulesPreAnnotator:
                 "score": span.score}
 
 
+class LexiconStance:
+    """The word-list stance baseline of stance.py."""
+    name = "lexicon"
+
+    def predict(self, norm: NormalisedText, tokens: list[Token], targets: list[str]) -> dict:
+        return predict_stance(norm, tokens, targets)
+
+
+@lru_cache(maxsize=1)
+def default_tagger() -> CrfTagger:
+    return CrfTagger(DEFAULT_MODEL)
+
+
+def rules_only_preannotator(targets: list[str]) -> PreAnnotationEngine:
+    """The engine without the statistical layer (for comparisons)."""
+    engine = PreAnnotationEngine(targets)
+    engine.name, engine.version = "gazetteer-rules", "0.1.0"
+    return engine
+
+
 def default_preannotator(targets: list[str]) -> PreAnnotator:
-    return GazetteerRulesPreAnnotator(targets)
+    gazetteer = default_gazetteer()
+    return PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(default_tagger(), gazetteer)])

@@ -11,7 +11,7 @@ from pathlib import Path
 from .text import Token, joined_as_name, proclitic_readings, tokenise_phrase
 
 DATA_DIR = Path(__file__).parent / "data"
-NAME_FILES = ("gpe_pyarabic.tsv", "gpe.tsv", "loc.tsv", "org.tsv", "per.tsv", "weapon.tsv")
+NAME_FILES = ("gpe_cldr.tsv", "gpe_pyarabic.tsv", "gpe.tsv", "loc.tsv", "org.tsv", "per.tsv", "weapon.tsv")
 
 
 def read_entries(path: Path) -> list[tuple[str, str]]:

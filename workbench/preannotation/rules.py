@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .gazetteer import DATA_DIR, Gazetteer, read_entries
-from .text import Token, joined_as_name, normalise_word, proclitic_readings, tokenise_phrase
+from .text import Token, joined_as_name, normalise_word, proclitic_readings, reading_stems, tokenise_phrase
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,11 @@ def _phrase_table(phrases: list[str]) -> dict[str, list[tuple[str, ...]]]:
     return table
 
 
+def phrase_starts(tokens: list[Token], table: dict[str, list[tuple[str, ...]]]) -> list[int]:
+    """Indexes of the tokens that may start a phrase of the table (one set test per token)."""
+    return [i for i, token in enumerate(tokens) if not table.keys().isdisjoint(reading_stems(token.text))]
+
+
 def match_phrase(text: str, tokens: list[Token], i: int,
                  table: dict[str, list[tuple[str, ...]]]) -> tuple[int, int] | None:
     """(proclitic length, index of the last token) of the longest phrase starting at token i."""
@@ -191,7 +196,7 @@ NAME_WORDS_AFTER_TITLE = 2
 def find_titled_persons(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list[Candidate]:
     """الرئيس الفرنسي إيمانويل ماكرون → PER إيمانويل ماكرون (the NORP comes from the lists)."""
     found = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, TITLES):
         title = match_phrase(text, tokens, i, TITLES)
         if title is None:
             continue
@@ -234,7 +239,7 @@ def find_institutions(text: str, tokens: list[Token], gazetteer: Gazetteer) -> l
     """الحكومة الأوكرانية، وزارة الدفاع الروسية، القيادة المركزية الأميركية → ORG; a bare
     وزارة الدفاع is ORG too."""
     found = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, INSTITUTIONS):
         institution = match_phrase(text, tokens, i, INSTITUTIONS)
         if institution is None:
             continue
@@ -284,7 +289,7 @@ def find_described_orgs(text: str, tokens: list[Token], gazetteer: Gazetteer) ->
     """صحيفة X / شركة الأسلحة X → ORG X, descriptor left out. X is one or two name-like words,
     or a single word with the article when it ends the clause (المصدر: موقع النيلين)."""
     found = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, DESCRIPTORS):
         descriptor = match_phrase(text, tokens, i, DESCRIPTORS)
         if descriptor is None:
             continue
@@ -315,7 +320,7 @@ def find_alliances(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list
     """تحالف المدفعية، مجموعة الاتصال الدفاعية الأوكرانية → ORG: the head noun and the words with
     the article that follow it."""
     found = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, ALLIANCE_HEADS):
         head = match_phrase(text, tokens, i, ALLIANCE_HEADS)
         if head is None:
             continue
@@ -365,7 +370,7 @@ def find_persons_after_org_titles(text: str, tokens: list[Token], spans: list[Ca
     orgs = {span.start: span for span in spans if span.label == "ORG"}
     token_at = {token.start: index for index, token in enumerate(tokens)}
     found = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, ORG_TITLES):
         title = match_phrase(text, tokens, i, ORG_TITLES)
         if title is None or title[1] + 1 >= len(tokens):
             continue
@@ -388,7 +393,7 @@ def language_list_ranges(text: str, tokens: list[Token], gazetteer: Gazetteer) -
     """Ranges holding language names (باللغات الإنجليزية والكورية والروسية): NORP words in them
     are languages, not nationalities."""
     ranges = []
-    for i in range(len(tokens)):
+    for i in phrase_starts(tokens, LANGUAGE_WORDS):
         if match_phrase(text, tokens, i, LANGUAGE_WORDS) is None:
             continue
         j = i + 1

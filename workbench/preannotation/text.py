@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 TATWEEL = "\u0640"
 LETTER_MAP = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
               # Persian forms of Arabic letters, common in scraped text (أوکرانیا)
               "ک": "ك", "ی": "ي", "ھ": "ه", "ۀ": "ه"}
-# Digits split from letters, so that فرانس24 reads as فرانس 24.
+LETTER_TABLE = str.maketrans(LETTER_MAP)
+# Digits split from letters, so that فرانس24 reads as فرانس 24. Not pyarabic's
+# tokenize_with_location: it keeps digits on letters and builds a dict per token (too slow for
+# every article); pyarabic's tokenize is used where offsets are not needed (stance_model.py).
 WORD_RE = re.compile(r"[^\W\d_]+|\d+")
 # Between two tokens of one name: spaces or a hyphen, never punctuation or a line break.
 NAME_GAP_RE = re.compile(r"[ \t\u00a0\-‐–]*")
@@ -31,7 +36,7 @@ def _is_dropped(char: str) -> bool:
 class NormalisedText:
     original: str
     text: str
-    origin: tuple[int, ...]  # origin[i]: index in `original` of the character text[i]
+    origin: Sequence[int]  # origin[i]: index in `original` of the character text[i]
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """A [start, end) span of the normalised text as a span of the original text.
@@ -44,14 +49,19 @@ class NormalisedText:
 
 
 def normalise(text: str) -> NormalisedText:
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        if _is_dropped(char):
-            continue
-        chars.append(LETTER_MAP.get(char, char))
-        origin.append(index)
-    return NormalisedText(original=text, text="".join(chars), origin=tuple(origin))
+    """Dropped characters are found per distinct character, then removed segment by segment:
+    no Python work per character of the text."""
+    dropped = "".join(char for char in set(text) if _is_dropped(char))
+    letters = text.translate(LETTER_TABLE)
+    if not dropped:
+        return NormalisedText(original=text, text=letters, origin=range(len(text)))
+    segments, start = [], 0
+    for match in re.finditer(f"[{re.escape(dropped)}]+", text):
+        segments.append((start, match.start()))
+        start = match.end()
+    segments.append((start, len(text)))
+    return NormalisedText(original=text, text="".join(letters[a:b] for a, b in segments),
+                          origin=tuple(chain.from_iterable(range(a, b) for a, b in segments)))
 
 
 def normalise_word(text: str) -> str:
@@ -77,6 +87,12 @@ def tokenise_phrase(phrase: str) -> tuple[str, ...]:
 def joined_as_name(text: str, left: Token, right: Token) -> bool:
     """True when only spaces or a hyphen separate two tokens."""
     return NAME_GAP_RE.fullmatch(text, left.end, right.start) is not None
+
+
+@lru_cache(maxsize=1 << 16)
+def reading_stems(word: str) -> frozenset[str]:
+    """The stems of all proclitic readings of a word, for fast set tests."""
+    return frozenset(stem for _, stem in proclitic_readings(word))
 
 
 @lru_cache(maxsize=1 << 16)
