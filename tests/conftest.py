@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from workbench import stack
+from workbench.db import dispose_engines
 from workbench.app import create_app
 from workbench.settings import PROJECT_ROOT, load_settings
 
@@ -23,6 +24,12 @@ def make_settings(tmp_path: Path, **overrides):
            "WORKBENCH_EXPORTS_DIR": str(tmp_path / "exports"), "WORKBENCH_API_TOKEN": API_TOKEN}
     env.update({f"WORKBENCH_{k.upper()}": str(v) for k, v in overrides.items()})
     return load_settings(environ=env)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def close_database_connections():
+    yield
+    dispose_engines()
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def scheme():
 
 
 def test_recorded_annotation_parses(scheme):
-    entities, stance, problems = parse_annotation(RECORDED, TEXT, scheme)
+    entities, stance, problems, review = parse_annotation(RECORDED, TEXT, scheme)
+    assert review is None
     assert entities == [{"start": 4, "end": 12, "label": "PER", "text": "زيلينسكي"},
                         {"start": 16, "end": 20, "label": "GPE", "text": "كييف"}]
     assert stance == {"أوكرانيا": "FAVOR", "روسيا": "NONE"}
@@ -39,7 +40,7 @@ def test_recorded_annotation_parses(scheme):
 def test_mismatched_span_is_reported_not_fixed(scheme):
     raw = {**RECORDED, "result": [{"id": "bad", "from_name": "entities", "to_name": "text", "type": "labels",
                                    "value": {"start": 3, "end": 11, "text": "زيلينسكي", "labels": ["PER"]}}]}
-    entities, _, problems = parse_annotation(raw, TEXT, scheme)
+    entities, _, problems, _ = parse_annotation(raw, TEXT, scheme)
     assert entities == []
     assert problems[0]["result_id"] == "bad" and "does not match" in problems[0]["problem"]
 
@@ -51,9 +52,17 @@ def test_unknown_label_and_bad_choice_are_problems(scheme):
         {"id": "b", "from_name": "stance_ukraine", "to_name": "text", "type": "choices",
          "value": {"choices": ["MAYBE"]}},
         {"id": "c", "from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["x"]}}]}
-    _, stance, problems = parse_annotation(raw, TEXT, scheme)
-    assert stance == {}
+    _, stance, problems, review = parse_annotation(raw, TEXT, scheme)
+    assert stance == {} and review is None
     assert [p["result_id"] for p in problems] == ["a", "b", "c"]
+
+
+def test_review_choice_is_parsed_and_checked(scheme):
+    choice = {"id": "rv", "from_name": "review", "to_name": "text", "type": "choices", "value": {"choices": ["ACCEPT"]}}
+    assert parse_annotation({**RECORDED, "result": RECORDED["result"] + [choice]}, TEXT, scheme).review == "ACCEPT"
+    bad = {**choice, "value": {"choices": ["MAYBE"]}}
+    parsed = parse_annotation({**RECORDED, "result": [bad]}, TEXT, scheme)
+    assert parsed.review is None and "review must be one of ['ACCEPT', 'REJECT']" in parsed.problems[0]["problem"]
 
 
 def test_annotator_and_hash():

@@ -11,7 +11,7 @@ from conftest import make_settings
 from test_label_studio import test_end_to_end_spans_and_stances_come_out_of_the_feed as end_to_end
 
 from workbench import stack, workflow
-from workbench.db import session_scope
+from workbench.db import dispose_engines, session_scope
 from workbench.models import Article
 
 
@@ -38,6 +38,7 @@ def postgres_url():
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
+        dispose_engines()
         subprocess.run(as_user + [pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 

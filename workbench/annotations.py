@@ -3,26 +3,46 @@
 Every distinct version of an annotation is kept as raw JSON (append-only) with its parsed form
 beside it. An annotation that disappeared from Label Studio gets a tombstone snapshot, so the
 history says when it went. Spans that do not match the task text are reported with task and
-annotation ids, never fixed or dropped."""
+annotation ids, never fixed or dropped.
+
+Pulls are incremental: only tasks Label Studio updated after the last pull started (by Label
+Studio's own clock, with an overlap; re-reading a task is harmless because identical snapshots
+are not stored twice). A full pull runs first, on request, and whenever the last one is older than
+WORKBENCH_FULL_PULL_HOURS, as the backstop for anything an incremental pull could miss."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import offsets
-from .labelstudio import LabelStudioClient
-from .models import Annotation, AnnotationSnapshot, LabelStudioProject, LabelStudioTask
+from .models import Annotation, AnnotationSnapshot, LabelStudioProject, LabelStudioTask, PullRun
 from .scheme import Scheme
-from .tasks import STANCE_PREFIX
+from .tasks import REVIEW_CHOICES, REVIEW_CONTROL, STANCE_PREFIX
+
+if TYPE_CHECKING:  # the SDK is heavy; releases and reviews never talk to Label Studio
+    from .labelstudio import LabelStudioClient
+
+LS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+OVERLAP = timedelta(seconds=2)
+
+
+class ParsedAnnotation(NamedTuple):
+    entities: list[dict]
+    stance: dict
+    problems: list[dict]
+    review: str | None
 
 
 @dataclass
 class PullReport:
     project_id: int
+    mode: str = "full"
     tasks_seen: int = 0
     new_snapshots: int = 0
     deleted: int = 0
@@ -37,10 +57,10 @@ def canonical_sha256(raw: dict) -> str:
     return hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def parse_annotation(raw: dict, text: str, scheme: Scheme) -> tuple[list[dict], dict, list[dict]]:
-    """Entities, stance per target and problems of one Label Studio annotation."""
+def parse_annotation(raw: dict, text: str, scheme: Scheme) -> ParsedAnnotation:
+    """Entities, stance per target, problems and review choice of one Label Studio annotation."""
     controls = {STANCE_PREFIX + t["key"]: t["target"] for t in scheme.targets}
-    entities, stance, problems = [], {}, []
+    entities, stance, problems, review = [], {}, [], None
     for result in raw.get("result") or []:
         kind, name = result.get("type"), result.get("from_name")
         if kind == "labels" and name == offsets.ENTITIES_FROM:
@@ -52,18 +72,21 @@ def parse_annotation(raw: dict, text: str, scheme: Scheme) -> tuple[list[dict], 
             else:
                 entities.append({"start": span["start"], "end": span["end"], "label": span["label"],
                                  "text": text[span["start"]:span["end"]]})
-        elif kind == "choices" and name in controls:
+        elif kind == "choices" and (name in controls or name == REVIEW_CONTROL):
+            allowed = REVIEW_CHOICES if name == REVIEW_CONTROL else scheme.stance_labels
             choices = (result.get("value") or {}).get("choices") or []
-            if len(choices) == 1 and choices[0] in scheme.stance_labels:
-                stance[controls[name]] = choices[0]
-            else:
+            if len(choices) != 1 or choices[0] not in allowed:
                 problems.append({"result_id": result.get("id"), "control": name,
-                                 "problem": f"stance must be one of {scheme.stance_labels}, got {choices!r}"})
+                                 "problem": f"{name} must be one of {list(allowed)}, got {choices!r}"})
+            elif name == REVIEW_CONTROL:
+                review = choices[0]
+            else:
+                stance[controls[name]] = choices[0]
         else:
             problems.append({"result_id": result.get("id"), "control": name,
                              "problem": f"unexpected result of type {kind!r} from {name!r}"})
     entities.sort(key=lambda s: (s["start"], s["end"]))
-    return entities, stance, problems
+    return ParsedAnnotation(entities, stance, problems, review)
 
 
 def annotator_of(raw: dict) -> str | None:
@@ -77,21 +100,73 @@ def latest_snapshots(session: Session, task: LabelStudioTask) -> dict[int, Annot
     return {row.ls_annotation_id: row for row in rows}
 
 
-def pull(session: Session, client: LabelStudioClient, project: LabelStudioProject, scheme: Scheme,
-         progress=None) -> PullReport:
-    report = PullReport(project.ls_project_id)
-    tasks = {t.ls_task_id: t for t in session.scalars(select(LabelStudioTask).where(
-        LabelStudioTask.project_id == project.id))}
-    listing = client.iter_tasks(project.ls_project_id)
+def pull_mode(session: Session, project: LabelStudioProject, full: bool,
+              full_pull_hours: float) -> tuple[str, str | None]:
+    """("full", None) or ("incremental", the time to ask Label Studio for tasks updated after)."""
+    runs = select(PullRun).where(PullRun.project_id == project.id).order_by(PullRun.id.desc())
+    last_full = session.scalars(runs.where(PullRun.mode == "full")).first()
+    last = session.scalars(runs.where(PullRun.watermark.is_not(None))).first()
+    if full or last_full is None or last is None or _age_hours(last_full.started_at) > full_pull_hours:
+        return "full", None
+    since = datetime.strptime(last.watermark, LS_TIME_FORMAT) - OVERLAP
+    return "incremental", since.strftime(LS_TIME_FORMAT)
+
+
+def _age_hours(moment: datetime) -> float:
+    if moment.tzinfo is None:  # SQLite returns naive datetimes
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (datetime.now(timezone.utc) - moment).total_seconds() / 3600
+
+
+def pull(session: Session, client: LabelStudioClient, project: LabelStudioProject, scheme: Scheme, *,
+         full: bool = False, full_pull_hours: float = 24.0, progress=None) -> PullReport:
+    mode, since = pull_mode(session, project, full, full_pull_hours)
+    report = PullReport(project.ls_project_id, mode)
+    tasks = _task_map(session, project)
+    watermark = client.server_time().strftime(LS_TIME_FORMAT)
+    listing = client.iter_tasks(project.ls_project_id, updated_after=since)
     for ls_task in (progress(listing) if progress else listing):
-        report.tasks_seen += 1
-        task = tasks.get(ls_task["id"])
-        if task is None:
-            report.unknown_tasks.append(ls_task["id"])
-            continue
-        _store_task_annotations(session, task, ls_task.get("annotations") or [], scheme, report)
+        _pull_task(session, tasks, ls_task, scheme, report)
+    session.add(PullRun(project_id=project.id, mode=mode, watermark=watermark, tasks_seen=report.tasks_seen,
+                        new_snapshots=report.new_snapshots))
     session.flush()
     return report
+
+
+def pull_tasks(session: Session, client: LabelStudioClient, project: LabelStudioProject, scheme: Scheme,
+               ls_task_ids: list[int]) -> PullReport:
+    """Pull named tasks only (webhook events); leaves the incremental watermark alone."""
+    report = PullReport(project.ls_project_id, "tasks")
+    tasks = _task_map(session, project)
+    for task_id in sorted(set(ls_task_ids)):
+        ls_task = client.get_task(task_id)
+        if ls_task is not None:
+            _pull_task(session, tasks, ls_task, scheme, report)
+    session.add(PullRun(project_id=project.id, mode="tasks", tasks_seen=report.tasks_seen,
+                        new_snapshots=report.new_snapshots))
+    session.flush()
+    return report
+
+
+def tasks_of_annotations(session: Session, ls_annotation_ids: list[int]) -> list[int]:
+    """Label Studio task ids of annotations the bridge has seen (ANNOTATIONS_DELETED names no task)."""
+    rows = session.execute(select(LabelStudioTask.ls_task_id).join(Annotation, Annotation.task_id == LabelStudioTask.id)
+                           .where(Annotation.ls_annotation_id.in_(ls_annotation_ids)).distinct())
+    return [row[0] for row in rows]
+
+
+def _task_map(session, project) -> dict[int, LabelStudioTask]:
+    return {t.ls_task_id: t for t in session.scalars(select(LabelStudioTask).where(
+        LabelStudioTask.project_id == project.id))}
+
+
+def _pull_task(session, tasks, ls_task, scheme, report):
+    report.tasks_seen += 1
+    task = tasks.get(ls_task["id"])
+    if task is None:
+        report.unknown_tasks.append(ls_task["id"])
+        return
+    _store_task_annotations(session, task, ls_task.get("annotations") or [], scheme, report)
 
 
 def _store_task_annotations(session, task, annotations, scheme, report):
@@ -116,11 +191,12 @@ def _store_snapshot(session, task, raw, sha, scheme) -> Annotation:
     deleted = bool(raw.get("deleted")) and set(raw) == {"id", "deleted"}
     snapshot = AnnotationSnapshot(task_id=task.id, ls_annotation_id=raw["id"], raw=raw,
                                   raw_sha256=sha or canonical_sha256(raw))
-    entities, stance, problems = ([], {}, []) if deleted else parse_annotation(raw, task.revision.text, scheme)
-    parsed = Annotation(snapshot=snapshot, task_id=task.id, ls_annotation_id=raw["id"], annotator=annotator_of(raw),
-                        entities=entities, stance=stance, problems=problems,
-                        was_cancelled=bool(raw.get("was_cancelled")), deleted=deleted,
-                        ground_truth=bool(raw.get("ground_truth")), ls_updated_at=raw.get("updated_at"))
-    session.add_all([snapshot, parsed])
+    parsed = ParsedAnnotation([], {}, [], None) if deleted else parse_annotation(raw, task.revision.text, scheme)
+    row = Annotation(snapshot=snapshot, task_id=task.id, ls_annotation_id=raw["id"], annotator=annotator_of(raw),
+                     entities=parsed.entities, stance=parsed.stance, problems=parsed.problems,
+                     review=parsed.review, last_action=raw.get("last_action"),
+                     was_cancelled=bool(raw.get("was_cancelled")), deleted=deleted,
+                     ground_truth=bool(raw.get("ground_truth")), ls_updated_at=raw.get("updated_at"))
+    session.add_all([snapshot, row])
     session.flush()
-    return parsed
+    return row

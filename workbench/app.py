@@ -20,9 +20,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.from_mapping(WORKBENCH=settings, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
     init_errors(app)
-    from . import views
+    from . import mlbackend, views, webhooks
     app.register_blueprint(views.health_bp)
     app.register_blueprint(views.api_bp)
+    app.register_blueprint(mlbackend.ml_bp)
+    webhooks.init_app(app)
     return app
 
 

@@ -24,6 +24,7 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed)
+    _ENGINES.append(engine)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
@@ -33,6 +34,17 @@ def engine_for(url: str) -> Engine:
         raise ConfigError(f"cannot open the database at WORKBENCH_DATABASE_URL ({parsed.render_as_string()}): "
                           f"{exc.orig}", errors={"WORKBENCH_DATABASE_URL": "unreachable"})
     return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and processes that switch databases)."""
+    for engine in _ENGINES:
+        engine.dispose()
+    _ENGINES.clear()
+    engine_for.cache_clear()
+
+
+_ENGINES: list[Engine] = []
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

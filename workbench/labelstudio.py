@@ -3,7 +3,10 @@
 Every SDK or network failure leaves here as a LabelStudioError that says what to fix."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from contextlib import contextmanager
 
 import httpx
@@ -82,11 +85,48 @@ class LabelStudioClient:
             return self._sdk.predictions.create(task=task_id, result=result, score=score,
                                                 model_version=model_version).id
 
-    def iter_tasks(self, project_id: int, page_size: int = 100) -> Iterator[dict]:
-        """Every task of the project with its data and annotations, as plain dicts."""
+    def iter_tasks(self, project_id: int, updated_after: str | None = None, page_size: int = 100) -> Iterator[dict]:
+        """Every task of the project (or those updated after a `%Y-%m-%dT%H:%M:%S.%fZ` time) with its
+        data, predictions and annotations, as plain dicts."""
+        query = None
+        if updated_after:
+            query = json.dumps({"filters": {"conjunction": "and", "items": [
+                {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
+                 "value": updated_after}]}})
         with self._call(f"listing tasks of project {project_id}"):
-            for task in self._sdk.tasks.list(project=project_id, fields="all", page_size=page_size):
+            for task in self._sdk.tasks.list(project=project_id, fields="all", page_size=page_size, query=query):
                 yield task.model_dump(mode="json")
+
+    def server_time(self) -> datetime:
+        """Label Studio's own clock (its HTTP Date header, to the second)."""
+        with self._call("reading the server time"):
+            response = self._http.get(f"{self.url}/health")
+        return parsedate_to_datetime(response.headers["date"]).astimezone(timezone.utc)
+
+    def get_task(self, task_id: int) -> dict | None:
+        try:
+            with self._call(f"reading task {task_id}"):
+                return self._sdk.tasks.get(id=str(task_id)).model_dump(mode="json")
+        except LabelStudioError as exc:
+            if exc.errors.get("status") == 404:
+                return None
+            raise
+
+    def set_model_version(self, project_id: int, model_version: str) -> None:
+        """Which predictions Label Studio shows annotators as pre-annotations."""
+        with self._call(f"setting the model version of project {project_id}"):
+            self._sdk.projects.update(id=project_id, model_version=model_version, show_collab_predictions=True)
+
+    def ensure_webhook(self, project_id: int, url: str, headers: dict, actions: list[str]) -> int:
+        """The project's webhook to `url`, created or updated so it carries `headers` and `actions`."""
+        with self._call(f"registering the webhook of project {project_id}"):
+            for hook in self._sdk.webhooks.list(project=str(project_id)):
+                if hook.url == url:
+                    self._sdk.webhooks.update(id=hook.id, url=url, headers=headers, actions=actions,
+                                              send_payload=True, send_for_all_actions=False, is_active=True)
+                    return hook.id
+            return self._sdk.webhooks.create(project=project_id, url=url, headers=headers, actions=actions,
+                                             send_payload=True, send_for_all_actions=False, is_active=True).id
 
 
 def _api_error(exc: ApiError, doing: str, url: str) -> LabelStudioError:

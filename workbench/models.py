@@ -115,8 +115,22 @@ class Annotation(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     ground_truth: Mapped[bool] = mapped_column(Boolean)
     ls_updated_at: Mapped[str | None] = mapped_column(String(64))
+    review: Mapped[str | None] = mapped_column(String(16))  # the reviewer's ACCEPT/REJECT choice, if any
+    last_action: Mapped[str | None] = mapped_column(String(32))  # Label Studio's review status, where kept
     task: Mapped[LabelStudioTask] = relationship()
     snapshot: Mapped[AnnotationSnapshot] = relationship()
+
+
+class PullRun(Base):
+    """One pull: full or incremental (tasks updated after `watermark`, Label Studio's own clock)."""
+    __tablename__ = "pull_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("ls_projects.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    watermark: Mapped[str | None] = mapped_column(String(40))
+    tasks_seen: Mapped[int] = mapped_column(Integer, default=0)
+    new_snapshots: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Release(Base):

@@ -13,7 +13,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REVIEW_POLICIES = ("submitted", "ground_truth")
+REVIEW_POLICIES = ("submitted", "ground_truth", "accept_choice", "review_status", "agreement:K")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class Settings:
     review_policy: str = "submitted"
     project_title: str = "Arabic News Annotation"
     max_article_bytes: int = 2_000_000
+    bridge_url: str | None = None
+    webhook_secret: str | None = None
+    full_pull_hours: float = 24.0
+    agreement_span_f1: float = 0.8
+    agreement_stance: float = 1.0
     sources: dict = field(default_factory=dict, compare=False, repr=False)
 
     def require(self, name: str):
@@ -66,9 +71,10 @@ def _read_stack(var_dir: Path) -> dict:
     if not path.exists():
         return {}
     stack = json.loads(path.read_text(encoding="utf-8"))
-    return {"label_studio_url": stack.get("label_studio", {}).get("url"),
-            "label_studio_token": stack.get("label_studio", {}).get("token"),
-            "api_token": stack.get("bridge", {}).get("api_token")}
+    ls, bridge = stack.get("label_studio", {}), stack.get("bridge", {})
+    return {"label_studio_url": ls.get("url"), "label_studio_token": ls.get("token"),
+            "api_token": bridge.get("api_token"), "bridge_url": bridge.get("url"),
+            "webhook_secret": bridge.get("webhook_secret")}
 
 
 def load_settings(environ: dict | None = None, **overrides) -> Settings:
@@ -98,7 +104,7 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     if not var_dir.is_absolute():
         var_dir = home / var_dir
     stack = _read_stack(var_dir)
-    for name in ("label_studio_url", "label_studio_token", "api_token"):
+    for name in ("label_studio_url", "label_studio_token", "api_token", "bridge_url", "webhook_secret"):
         pick(name, None, stack)
     pick("tasks_dir", home / "tasks")
     pick("exports_dir", home / "exports")
@@ -106,6 +112,9 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     pick("review_policy", "submitted")
     pick("project_title", "Arabic News Annotation")
     pick("max_article_bytes", 2_000_000)
+    pick("full_pull_hours", 24.0)
+    pick("agreement_span_f1", 0.8)
+    pick("agreement_stance", 1.0)
     return _validated(home, var_dir, values, sources)
 
 
@@ -130,6 +139,12 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
     except (TypeError, ValueError):
         raise ConfigError(f"WORKBENCH_MAX_ARTICLE_BYTES must be a positive integer, got {v['max_article_bytes']!r}",
                           errors={"WORKBENCH_MAX_ARTICLE_BYTES": "not a positive integer"})
+    bridge_url = v["bridge_url"]
+    if bridge_url and not re.match(r"^https?://[^/\s]+", str(bridge_url)):
+        raise ConfigError(f"WORKBENCH_BRIDGE_URL must be an http(s) URL, got {bridge_url!r}",
+                          errors={"WORKBENCH_BRIDGE_URL": "not an http(s) URL"})
+    full_pull_hours = _number(v, "full_pull_hours", 0, None)
+    span_f1, stance = _number(v, "agreement_span_f1", 0, 1), _number(v, "agreement_stance", 0, 1)
     title = str(v["project_title"]).strip()
     if not title or len(title) > 50:
         raise ConfigError("WORKBENCH_PROJECT_TITLE must be 1 to 50 characters (Label Studio's limit)",
@@ -139,11 +154,33 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
         database_url=str(v["database_url"]), label_studio_url=str(url).rstrip("/") if url else None,
         label_studio_token=v["label_studio_token"], api_token=v["api_token"],
         review_policy=str(v["review_policy"]), project_title=title, max_article_bytes=max_bytes,
-        sources=sources)
+        bridge_url=str(bridge_url).rstrip("/") if bridge_url else None, webhook_secret=v["webhook_secret"],
+        full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources)
+
+
+def _number(values: dict, name: str, low: float, high: float | None) -> float:
+    try:
+        number = float(values[name])
+        if number < low or (high is not None and number > high):
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{env_name(name)} must be a number {bounds}, got {values[name]!r}",
+                          errors={env_name(name): bounds})
+
+
+def parse_review_policy(policy: str) -> tuple[str, int]:
+    """("agreement", K) for "agreement:K", else (policy, 1); ConfigError for anything unknown."""
+    name, _, k = policy.partition(":")
+    if name == "agreement" and k.isdigit() and int(k) >= 2:
+        return name, int(k)
+    if policy in REVIEW_POLICIES[:-1]:
+        return policy, 1
+    raise ConfigError(f"WORKBENCH_REVIEW_POLICY must be one of {', '.join(REVIEW_POLICIES)} (K >= 2), "
+                      f"got {policy!r}", errors={"WORKBENCH_REVIEW_POLICY": f"one of {', '.join(REVIEW_POLICIES)}"})
 
 
 def validate_review_policy(policy: str) -> str:
-    if policy not in REVIEW_POLICIES:
-        raise ConfigError(f"WORKBENCH_REVIEW_POLICY must be one of {', '.join(REVIEW_POLICIES)}, got {policy!r}",
-                          errors={"WORKBENCH_REVIEW_POLICY": f"one of {', '.join(REVIEW_POLICIES)}"})
+    parse_review_policy(policy)
     return policy

@@ -51,14 +51,19 @@ def new_stack(var_dir: Path) -> dict:
         "label_studio": {"port": free_port(8080), "username": "admin@workbench.local",
                          "password": secrets.token_urlsafe(12), "token": secrets.token_hex(20),
                          "data_dir": str(var_dir / "label-studio")},
-        "bridge": {"port": free_port(5055), "api_token": secrets.token_urlsafe(24)},
+        "bridge": {"port": free_port(5055), "api_token": secrets.token_urlsafe(24),
+                   "webhook_secret": secrets.token_urlsafe(24)},
     }
 
 
 def load_or_create_stack(var_dir: Path) -> dict:
     path = var_dir / "stack.json"
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        stack = json.loads(path.read_text(encoding="utf-8"))
+        if "webhook_secret" not in stack["bridge"]:  # written by an older version
+            stack["bridge"]["webhook_secret"] = secrets.token_urlsafe(24)
+            path.write_text(json.dumps(stack, indent=2) + "\n", encoding="utf-8")
+        return stack
     var_dir.mkdir(parents=True, exist_ok=True)
     stack = new_stack(var_dir)
     stack["label_studio"]["url"] = f"http://127.0.0.1:{stack['label_studio']['port']}"
@@ -196,9 +201,11 @@ def up(settings, echo) -> dict:
                    lambda log: start_label_studio(ls, log), "Label Studio", echo)
     bridge_cmd = [sys.executable, "-m", "workbench", "serve", "--port", str(bridge["port"])]
     ensure_running(settings.var_dir, "bridge", BRIDGE_MARKER, bridge["url"],
-                   lambda log: start_process(bridge_cmd, log, {"WORKBENCH_API_TOKEN": bridge["api_token"]}),
+                   lambda log: start_process(bridge_cmd, log, {"WORKBENCH_API_TOKEN": bridge["api_token"],
+                                                               "WORKBENCH_WEBHOOK_SECRET": bridge["webhook_secret"]}),
                    "the bridge", echo)
-    local = load_settings(label_studio_url=ls["url"], label_studio_token=ls["token"], api_token=bridge["api_token"])
+    local = load_settings(label_studio_url=ls["url"], label_studio_token=ls["token"], api_token=bridge["api_token"],
+                          bridge_url=bridge["url"], webhook_secret=bridge["webhook_secret"])
     report = workflow.ingest_paths(local, [local.tasks_dir / "corpus"])
     echo(f"ingested sample corpus: {len(report.new)} new, {len(report.revised)} revised, "
          f"{len(report.unchanged)} unchanged")

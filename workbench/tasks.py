@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
@@ -17,21 +18,32 @@ from sqlalchemy.orm import Session
 
 from . import offsets
 from .errors import InputError, LabelStudioError
-from .labelstudio import LabelStudioClient
 from .models import Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
 from .scheme import Scheme
 
+if TYPE_CHECKING:
+    from .labelstudio import LabelStudioClient
+
 STANCE_PREFIX = "stance_"
+REVIEW_CONTROL = "review"
+REVIEW_CHOICES = ("ACCEPT", "REJECT")
+POLICIES_WITH_REVIEW_CHOICE = ("accept_choice",)
+WEBHOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
+WEBHOOK_SECRET_HEADER = "X-Workbench-Webhook-Secret"
 TEMPLATE_NAME = "labeling-config.xml.j2"
 BATCH_SIZE = 100
 
 
-def labeling_config(scheme: Scheme, tasks_dir: Path) -> str:
+def labeling_config(scheme: Scheme, tasks_dir: Path, review_policy: str = "submitted") -> str:
+    """The Label Studio config: the article right-to-left, entity labels, a stance choice per target,
+    and a reviewer's ACCEPT/REJECT choice when the review policy needs one."""
     env = Environment(loader=FileSystemLoader(str(tasks_dir)), autoescape=select_autoescape(["j2"], default=True),
                       undefined=StrictUndefined, keep_trailing_newline=True)
+    needs_review = review_policy in POLICIES_WITH_REVIEW_CHOICE
     return env.get_template(TEMPLATE_NAME).render(
         entities=scheme.raw["entities"], targets=scheme.targets, stance_labels=scheme.raw["stance"]["labels"],
-        entities_name=offsets.ENTITIES_FROM, text_name=offsets.TEXT_TO, stance_prefix=STANCE_PREFIX)
+        entities_name=offsets.ENTITIES_FROM, text_name=offsets.TEXT_TO, stance_prefix=STANCE_PREFIX,
+        review_control=REVIEW_CONTROL if needs_review else "", review_choices=REVIEW_CHOICES)
 
 
 def stance_control(target_key: str) -> str:
@@ -42,21 +54,26 @@ def task_key(revision: ArticleRevision) -> str:
     return f"{revision.article_id}@r{revision.number}"
 
 
+def prediction_result(text: str, entities: list[dict], stance: dict, scheme: Scheme) -> list[dict]:
+    """Spans and stance as a Label Studio result list; ValueError if a span does not fit the text."""
+    spans = offsets.checked_spans(text, entities, scheme.entity_labels)
+    scores = {(s["start"], s["end"]): s.get("score") for s in entities}
+    result = [offsets.to_label_studio(s, scores.get((s["start"], s["end"]))) for s in spans]
+    for target in scheme.targets:
+        choice = (stance or {}).get(target["target"])
+        if choice and choice.get("label") in scheme.stance_labels:
+            result.append({"from_name": stance_control(target["key"]), "to_name": offsets.TEXT_TO,
+                           "type": "choices", "value": {"choices": [choice["label"]]}, "score": choice.get("score")})
+    return result
+
+
 def prediction_payload(pre: PreAnnotation, revision: ArticleRevision, scheme: Scheme) -> dict:
-    """A pre-annotation as a Label Studio prediction; every span is checked against the task text."""
+    """A stored pre-annotation as a Label Studio prediction, checked against the task text."""
     try:
-        spans = offsets.checked_spans(revision.text, pre.entities, scheme.entity_labels)
+        result = prediction_result(revision.text, pre.entities, pre.stance, scheme)
     except ValueError as exc:
         raise InputError(f"pre-annotation {pre.model_version} of {task_key(revision)} is invalid: {exc}",
                          errors={"article": task_key(revision), "model_version": pre.model_version})
-    scores = {(s["start"], s["end"]): s.get("score") for s in pre.entities}
-    result = [offsets.to_label_studio(s, scores.get((s["start"], s["end"]))) for s in spans]
-    for target in scheme.targets:
-        stance = (pre.stance or {}).get(target["target"])
-        if stance and stance.get("label") in scheme.stance_labels:
-            result.append({"from_name": stance_control(target["key"]), "to_name": offsets.TEXT_TO,
-                           "type": "choices", "value": {"choices": [stance["label"]]},
-                           "score": stance.get("score")})
     return {"model_version": pre.model_version, "score": pre.score, "result": result}
 
 
@@ -142,49 +159,76 @@ def latest_preannotation(session: Session, revision: ArticleRevision) -> PreAnno
                            .order_by(PreAnnotation.id.desc())).first()
 
 
-def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir: Path, title: str,
+@dataclass
+class PushOptions:
+    title: str
+    review_policy: str = "submitted"
+    least_confident_first: bool = False
+    batch_size: int = BATCH_SIZE
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir: Path, options: PushOptions,
          progress=None) -> PushReport:
-    """Create or reuse the project, then import every current revision not yet in it, with predictions."""
-    config = labeling_config(scheme, tasks_dir)
+    """Create or reuse the project, then import every current revision not yet in it, with predictions.
+    Every prediction is validated before anything is sent."""
+    config = labeling_config(scheme, tasks_dir, options.review_policy)
     instructions = (Path(tasks_dir) / "guidelines.md").read_text(encoding="utf-8")
-    project, created = ensure_project(session, client, title, config, instructions)
+    project, created = ensure_project(session, client, options.title, config, instructions)
     report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
                         created_project=created)
     report.recovered = reconcile(session, client, project)
-    mapped = {t.revision_id: t for t in session.scalars(select(LabelStudioTask).where(
-        LabelStudioTask.project_id == project.id))}
-    pending = []
-    for revision in revisions_to_push(session):
-        pre = latest_preannotation(session, revision)
-        task = mapped.get(revision.id)
-        if task is None:
-            pending.append((revision, pre))
-        elif pre is not None and pre.model_version not in task.model_versions:
-            _add_prediction(client, task, pre, revision, scheme)
-            report.predictions_added += 1
-        else:
-            report.already_present += 1
-    batches = [pending[i:i + BATCH_SIZE] for i in range(0, len(pending), BATCH_SIZE)]
+    pending, new_predictions = _plan(session, project, scheme, report)
+    for task, pre, payload in new_predictions:
+        client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
+        task.model_versions = sorted({*task.model_versions, pre.model_version})
+        report.predictions_added += 1
+    if options.least_confident_first:
+        pending.sort(key=lambda item: (item[1].score if item[1] else 0.0, item[0].article_id))
+    batches = [pending[i:i + options.batch_size] for i in range(0, len(pending), options.batch_size)]
     for batch in (progress(batches) if progress else batches):
-        _import_batch(session, client, project, batch, scheme)
+        _import_batch(session, client, project, batch)
         report.imported += len(batch)
         session.commit()
+    _point_project_at_latest_model(session, client, project)
+    if options.webhook_url and options.webhook_secret:
+        client.ensure_webhook(project.ls_project_id, options.webhook_url,
+                              {WEBHOOK_SECRET_HEADER: options.webhook_secret}, WEBHOOK_ACTIONS)
     return report
 
 
-def _add_prediction(client, task, pre, revision, scheme):
-    payload = prediction_payload(pre, revision, scheme)
-    client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
-    task.model_versions = sorted({*task.model_versions, pre.model_version})
+def _plan(session, project, scheme, report):
+    """(revisions to import with their payloads, predictions to add to existing tasks), all validated."""
+    mapped = {t.revision_id: t for t in session.scalars(select(LabelStudioTask).where(
+        LabelStudioTask.project_id == project.id))}
+    pending, new_predictions = [], []
+    for revision in revisions_to_push(session):
+        pre = latest_preannotation(session, revision)
+        payload = prediction_payload(pre, revision, scheme) if pre else None
+        task = mapped.get(revision.id)
+        if task is None:
+            pending.append((revision, pre, payload))
+        elif pre is not None and pre.model_version not in task.model_versions:
+            new_predictions.append((task, pre, payload))
+        else:
+            report.already_present += 1
+    return pending, new_predictions
 
 
-def _import_batch(session, client, project, batch, scheme):
-    payloads = [task_payload(rev, [prediction_payload(pre, rev, scheme)] if pre else []) for rev, pre in batch]
+def _point_project_at_latest_model(session, client, project):
+    newest = session.scalars(select(PreAnnotation.model_version).order_by(PreAnnotation.id.desc())).first()
+    if newest:
+        client.set_model_version(project.ls_project_id, newest)
+
+
+def _import_batch(session, client, project, batch):
+    payloads = [task_payload(rev, [payload] if payload else []) for rev, _pre, payload in batch]
     ids = client.import_tasks(project.ls_project_id, payloads)
     if len(ids) != len(batch):
         raise LabelStudioError(f"Label Studio returned {len(ids)} task ids for {len(batch)} imported tasks; "
                                "run push again to reconcile", errors={"project": project.ls_project_id})
-    for task_id, (revision, pre) in zip(ids, batch):
+    for task_id, (revision, pre, _payload) in zip(ids, batch):
         session.add(LabelStudioTask(project_id=project.id, revision_id=revision.id, ls_task_id=task_id,
                                     task_key=task_key(revision),
                                     model_versions=[pre.model_version] if pre else []))

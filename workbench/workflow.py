@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from . import annotations, articles, releases, review, tasks
+from . import agreement, annotations, articles, feed, release_check, releases, review, tasks
 from .db import session_scope
 from .errors import WorkbenchError
-from .labelstudio import LabelStudioClient
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
 from .preannotation import default_preannotator
 from .preannotation.stage import preannotate_pending
@@ -17,7 +16,8 @@ from .scheme import load_scheme
 from .settings import Settings
 
 
-def client_for(settings: Settings) -> LabelStudioClient:
+def client_for(settings: Settings):
+    from .labelstudio import LabelStudioClient  # imported when needed: the SDK costs ~1 s and much memory
     return LabelStudioClient(settings.require("label_studio_url"), settings.require("label_studio_token"))
 
 
@@ -38,11 +38,15 @@ def preannotate(settings: Settings, progress=None):
         return preannotate_pending(session, annotator, scheme.entity_labels, progress)
 
 
-def push(settings: Settings, progress=None) -> tasks.PushReport:
+def push(settings: Settings, progress=None, least_confident_first: bool = False,
+         batch_size: int = tasks.BATCH_SIZE) -> tasks.PushReport:
     scheme = load_scheme(settings.tasks_dir)
+    webhook_url = f"{settings.bridge_url}/webhooks/label-studio" if settings.bridge_url else None
+    options = tasks.PushOptions(settings.project_title, settings.review_policy, least_confident_first, batch_size,
+                                webhook_url, settings.webhook_secret)
     with client_for(settings) as client, session_scope(settings) as session:
         client.whoami()
-        return tasks.push(session, client, scheme, settings.tasks_dir, settings.project_title, progress)
+        return tasks.push(session, client, scheme, settings.tasks_dir, options, progress)
 
 
 def current_project(session, settings: Settings) -> LabelStudioProject:
@@ -56,12 +60,19 @@ def current_project(session, settings: Settings) -> LabelStudioProject:
     return project
 
 
-def pull(settings: Settings, progress=None) -> dict:
+def pull(settings: Settings, progress=None, full: bool = False, task_ids: list[int] | None = None,
+         annotation_ids: list[int] | None = None) -> dict:
+    """Pull (incrementally, fully, or only the named tasks/annotations) and review the project."""
     scheme = load_scheme(settings.tasks_dir)
     with client_for(settings) as client, session_scope(settings) as session:
         project = current_project(session, settings)
-        report = annotations.pull(session, client, project, scheme, progress)
-        decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+        if task_ids is not None or annotation_ids is not None:
+            ids = list(task_ids or []) + annotations.tasks_of_annotations(session, annotation_ids or [])
+            report = annotations.pull_tasks(session, client, project, scheme, ids)
+        else:
+            report = annotations.pull(session, client, project, scheme, full=full,
+                                      full_pull_hours=settings.full_pull_hours, progress=progress)
+        decisions = review.review_project(session, project, settings, scheme.target_names)
         return {**report.to_dict(), "review_policy": settings.review_policy, **review.summarize(decisions),
                 "waiting_tasks": [{"task_id": d.task.ls_task_id, "article_id": d.task.revision.article_id,
                                    "reason": d.reason} for d in decisions if not d.accepted]}
@@ -71,12 +82,32 @@ def release(settings: Settings) -> tuple[str, dict]:
     scheme = load_scheme(settings.tasks_dir)
     with session_scope(settings) as session:
         project = current_project(session, settings)
-        decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+        decisions = review.review_project(session, project, settings, scheme.target_names)
         lineage = {"review_policy": settings.review_policy, "scheme_version": scheme.version,
                    "scheme_sha256": scheme.sha256,
-                   "label_studio": {"url": project.ls_url, "project_id": project.ls_project_id},
-                   "split_method": "sha256(article id) % 100: <80 train, <90 dev, else test"}
-        return releases.write_release(session, settings.exports_dir, decisions, lineage)
+                   "label_studio": {"url": project.ls_url, "project_id": project.ls_project_id}}
+        report = agreement.release_agreement(_agreement_tasks(session, project), scheme.target_names)
+        return releases.write_release(session, settings.exports_dir, decisions, lineage, report)
+
+
+def _agreement_tasks(session, project: LabelStudioProject):
+    """Every current task with its live, submitted, well-formed annotations, for agreement."""
+    for task in review.current_tasks(session, project):
+        live = [a for a in annotations.latest_snapshots(session, task).values()
+                if not a.deleted and not a.was_cancelled and not a.problems]
+        yield {"task_id": task.ls_task_id, "article_id": task.revision.article_id,
+               "annotations": [{"annotator": a.annotator, "annotation_id": a.ls_annotation_id,
+                                "entities": a.entities, "stance": a.stance} for a in live]}
+
+
+def verify_release(settings: Settings, version: str) -> dict:
+    return release_check.verify(settings.exports_dir / feed.resolve_version(settings.exports_dir, version))
+
+
+def diff_releases(settings: Settings, version_a: str, version_b: str) -> dict:
+    exports = settings.exports_dir
+    return release_check.diff(exports / feed.resolve_version(exports, version_a),
+                              exports / feed.resolve_version(exports, version_b))
 
 
 def status(settings: Settings) -> dict:
@@ -97,7 +128,7 @@ def status(settings: Settings) -> dict:
             "releases": count(select(func.count(Release.id))),
         }
         if project is not None:
-            decisions = review.review_project(session, project, settings.review_policy, scheme.target_names)
+            decisions = review.review_project(session, project, settings, scheme.target_names)
             counts.update({k: v for k, v in review.summarize(decisions).items() if k != "waiting_reasons"})
         else:
             counts.update({"accepted": 0, "waiting": 0})

@@ -1,0 +1,195 @@
+"""Issue 4 behaviour against the real Label Studio: incremental pull, resumable push through an
+outage, least-confident-first, webhooks and the ML-backend protocol."""
+import dataclasses
+import http.server
+import threading
+import time
+import urllib.request
+
+import pytest
+import requests
+from conftest import gold_result
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from workbench import stack, workflow
+from workbench.annotations import OVERLAP
+from workbench.app import create_app
+from workbench.db import session_scope
+from workbench.errors import LabelStudioError
+from workbench.models import Annotation, PreAnnotation
+
+pytestmark = pytest.mark.label_studio
+
+
+def load_corpus(settings, corpus, **push_options):
+    workflow.ingest_paths(settings, [corpus])
+    workflow.preannotate(settings)
+    return workflow.push(settings, **push_options)
+
+
+def wait_for(condition, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def bridge(ls_settings):
+    """The bridge served over real HTTP on a free port, so Label Studio can call it."""
+    port = stack.free_port()
+    settings = dataclasses.replace(ls_settings, bridge_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret")
+    app = create_app(settings)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield settings, app
+    server.shutdown()
+    thread.join()
+    app.extensions["workbench_pulls"].shutdown(wait=True)
+
+
+def test_incremental_pull_reads_only_updated_tasks(ls_settings, sample_corpus, annotator, gold):
+    report = load_corpus(ls_settings, sample_corpus)
+    time.sleep(OVERLAP.total_seconds() + 1.5)  # so the import itself falls before the overlap window
+    first = workflow.pull(ls_settings)
+    assert (first["mode"], first["tasks_seen"]) == ("full", 5)
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[2]["id"]]
+    annotator.annotate(task_id, gold_result(gold[2]))
+    second = workflow.pull(ls_settings)
+    assert (second["mode"], second["tasks_seen"], second["new_snapshots"], second["accepted"]) == \
+        ("incremental", 1, 1, 1)
+    third = workflow.pull(ls_settings, full=True)
+    assert (third["mode"], third["tasks_seen"], third["new_snapshots"]) == ("full", 5, 0)
+
+
+def test_deleted_annotation_is_caught_by_an_incremental_pull(ls_settings, sample_corpus, annotator, gold):
+    report = load_corpus(ls_settings, sample_corpus)
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[0]["id"]]
+    ann = annotator.annotate(task_id, gold_result(gold[0]))
+    assert workflow.pull(ls_settings)["accepted"] == 1
+    annotator.delete(ann["id"])
+    pulled = workflow.pull(ls_settings)
+    assert (pulled["mode"], pulled["deleted"], pulled["accepted"]) == ("incremental", 1, 0)
+
+
+class FlakyProxy(http.server.ThreadingHTTPServer):
+    """Forwards to the real Label Studio, but breaks after `imports_allowed` task imports,
+    as a Label Studio outage in the middle of a push would."""
+
+    def __init__(self, target: str, imports_allowed: int):
+        self.target, self.imports_allowed = target, imports_allowed
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        if "/import" in self.path:
+            if self.server.imports_allowed <= 0:
+                self.send_response(503)
+                self.end_headers()
+                return
+            self.server.imports_allowed -= 1
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        request = urllib.request.Request(self.server.target + self.path, data=body, headers=headers,
+                                         method=self.command)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, payload, kind = response.status, response.read(), response.headers.get("Content-Type")
+        except urllib.error.HTTPError as error:
+            status, payload, kind = error.code, error.read(), error.headers.get("Content-Type")
+        self.send_response(status)
+        self.send_header("Content-Type", kind or "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+
+def test_push_cut_off_by_an_outage_resumes_without_duplicates(ls_settings, sample_corpus, annotator):
+    proxy = FlakyProxy(ls_settings.label_studio_url, imports_allowed=2)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        through_proxy = dataclasses.replace(ls_settings, label_studio_url=f"http://127.0.0.1:{proxy.server_port}")
+        workflow.ingest_paths(ls_settings, [sample_corpus])
+        workflow.preannotate(ls_settings)
+        with pytest.raises(LabelStudioError, match="answered 503"):
+            workflow.push(through_proxy, batch_size=2)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    # the proxied project is recorded under the proxy's URL; the rerun goes to the server directly
+    project_id = annotator.session.get(f"{ls_settings.label_studio_url}/api/projects",
+                                       params={"title": ls_settings.project_title}).json()["results"][0]["id"]
+    assert len(annotator.tasks(project_id)) == 4
+    again = workflow.push(ls_settings, batch_size=2)
+    assert again.project_id == project_id
+    assert (again.recovered, again.imported) == (4, 1)
+    keys = [t["data"]["wb_key"] for t in annotator.tasks(project_id)]
+    assert len(keys) == len(set(keys)) == 5
+
+
+def test_least_confident_tasks_are_pushed_first(ls_settings, sample_corpus, annotator):
+    report = load_corpus(ls_settings, sample_corpus, least_confident_first=True)
+    with session_scope(ls_settings) as session:
+        scores = dict(session.execute(select(PreAnnotation.revision_id, PreAnnotation.score)).all())
+        by_article = {}
+        for pre in session.scalars(select(PreAnnotation)):
+            by_article[pre.revision.article_id] = scores[pre.revision_id]
+    tasks = sorted(annotator.tasks(report.project_id), key=lambda t: t["id"])
+    pushed_scores = [by_article[t["data"]["article_id"]] for t in tasks]
+    assert pushed_scores == sorted(pushed_scores)
+    assert annotator.project(report.project_id)["model_version"] == tasks[0]["predictions"][0]["model_version"]
+
+
+def test_webhook_events_from_label_studio_trigger_pulls(bridge, sample_corpus, annotator, gold):
+    settings, app = bridge
+    report = load_corpus(settings, sample_corpus)
+    hooks = annotator.session.get(f"{settings.label_studio_url}/api/webhooks",
+                                  params={"project": report.project_id}).json()
+    assert [h["url"] for h in hooks] == [f"{settings.bridge_url}/webhooks/label-studio"]
+    assert hooks[0]["headers"] == {"X-Workbench-Webhook-Secret": "s3cret"}
+    assert workflow.push(settings).imported == 0  # registering again does not add a second webhook
+    assert len(annotator.session.get(f"{settings.label_studio_url}/api/webhooks",
+                                     params={"project": report.project_id}).json()) == 1
+
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[3]["id"]]
+    ann = annotator.annotate(task_id, gold_result(gold[3]))
+
+    def stored(deleted):
+        with session_scope(settings) as session:
+            return session.scalar(select(func.count(Annotation.id)).where(
+                Annotation.ls_annotation_id == ann["id"], Annotation.deleted.is_(deleted))) > 0
+
+    wait_for(lambda: stored(False), "the webhook pull of a new annotation")
+    annotator.delete(ann["id"])  # ANNOTATIONS_DELETED names only the annotation id
+    wait_for(lambda: stored(True), "the webhook pull of a deleted annotation")
+
+
+def test_label_studio_uses_the_bridge_as_its_ml_backend(bridge, sample_corpus, annotator):
+    settings, _app = bridge
+    workflow.ingest_paths(settings, [sample_corpus])  # no preannotate: predictions must come from /ml
+    report = workflow.push(settings)
+    url = settings.label_studio_url
+    backend = annotator.session.post(f"{url}/api/ml", json={
+        "url": f"{settings.bridge_url}/ml", "project": report.project_id, "title": "workbench",
+        "auth_method": "BASIC_AUTH", "basic_auth_user": "label-studio", "basic_auth_pass": settings.api_token})
+    assert backend.status_code == 201, backend.text
+    r = annotator.session.post(f"{url}/api/dm/actions", params={"id": "retrieve_tasks_predictions",
+                                                                "project": report.project_id},
+                               json={"selectedItems": {"all": True, "excluded": []}})
+    assert r.status_code == 200, r.text
+    tasks = annotator.tasks(report.project_id)
+    assert all(len(t["predictions"]) == 1 for t in tasks)
+    for task in tasks:
+        spans = [r["value"] for r in task["predictions"][0]["result"] if r["type"] == "labels"]
+        assert spans and all(task["data"]["text"][s["start"]:s["end"]] == s["text"] for s in spans)
+    assert {t["predictions"][0]["model_version"] for t in tasks} == \
+        {requests.get(f"{settings.bridge_url}/ml/health", auth=("x", settings.api_token)).json()["model_version"]}
