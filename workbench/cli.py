@@ -78,12 +78,19 @@ def preannotate():
 
 
 @main.command()
-def push():
+@click.option("--least-confident-first", is_flag=True,
+              help="Import the tasks whose predictions scored lowest first, so they are labelled first.")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 5000),
+              help="Tasks per Label Studio import request.")
+def push(least_confident_first, batch_size):
     """Create or reuse the Label Studio project and import new tasks with predictions.
 
-    Idempotent: tasks already in the project (by the bridge's task map, reconciled with the
-    tasks' wb_key) are not imported again. Prints the project id last."""
-    report = workflow.push(load_settings(), progress("pushing"))
+    Idempotent and resumable: tasks already in the project (by the bridge's task map, reconciled
+    with the tasks' wb_key) are not imported again, so a push cut off half-way can simply be run
+    again. A new pre-annotator version adds its predictions to the existing tasks. With
+    WORKBENCH_BRIDGE_URL and WORKBENCH_WEBHOOK_SECRET set, the bridge's webhook is registered
+    on the project. Prints the project id last."""
+    report = workflow.push(load_settings(), progress("pushing"), least_confident_first, batch_size)
     click.echo(f"{'created' if report.created_project else 'reused'} project {report.project_id}: "
                f"imported {report.imported} task(s), {report.already_present} already present, "
                f"{report.recovered} recovered into the task map, {report.predictions_added} prediction(s) added")
@@ -92,17 +99,23 @@ def push():
 
 
 @main.command()
+@click.option("--full", is_flag=True, help="Read every task, not only those updated since the last pull.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def pull(as_json):
+def pull(full, as_json):
     """Fetch annotations from Label Studio, store them raw and parsed, and review them.
 
-    Every span is checked against the task text; mismatches are listed. WORKBENCH_REVIEW_POLICY
-    (submitted or ground_truth) decides which annotations are accepted."""
-    report = workflow.pull(load_settings(), progress("pulling"))
+    Incremental: only tasks Label Studio updated since the last pull are read; a full pull runs
+    the first time, with --full, and when the last full one is older than
+    WORKBENCH_FULL_PULL_HOURS. Every span is checked against the task text; mismatches are
+    listed with task and annotation ids. WORKBENCH_REVIEW_POLICY (submitted, ground_truth,
+    accept_choice, review_status or agreement:K) decides which annotations are accepted; the
+    others wait, and the reasons are printed."""
+    report = workflow.pull(load_settings(), progress("pulling"), full=full)
     if as_json:
         echo_json(report)
         return
-    click.echo(f"tasks: {report['tasks_seen']}, new annotation versions: {report['new_snapshots']}, "
+    click.echo(f"{report['mode']} pull: tasks read: {report['tasks_seen']}, "
+               f"new annotation versions: {report['new_snapshots']}, "
                f"deleted: {report['deleted']}")
     for m in report["mismatches"]:
         click.echo(f"mismatch: task {m['task_id']} annotation {m['annotation_id']}: {m['problem']}", err=True)
@@ -119,7 +132,10 @@ def release():
     The version name is the last line printed."""
     version, manifest = workflow.release(load_settings())
     click.echo(f"released {manifest['files']['examples.jsonl']['records']} example(s), "
-               f"sha256 {manifest['files']['examples.jsonl']['sha256']}")
+               f"sha256 {manifest['files']['examples.jsonl']['sha256']}, splits {manifest['stats']['splits']}")
+    low = manifest["agreement_summary"].get("tasks_with_multiple_annotations")
+    if low:
+        click.echo(f"agreement: {low} task(s) with several annotations; see agreement.json and README.md")
     click.echo(version)
 
 
@@ -169,3 +185,115 @@ def down():
     """Stop the Label Studio and bridge processes that `workbench up` started (by their PIDs)."""
     for name, stopped in stack.down(load_settings()).items():
         click.echo(f"{name}: {'stopped' if stopped else 'was not running'}")
+
+
+@main.command()
+@click.argument("version")
+def verify(version):
+    """Recompute every hash of a released version (VERSION like v0003 or latest) against its
+    manifest; exit status 1 naming each file that does not match."""
+    report = workflow.verify_release(load_settings(), version)
+    click.echo(f"ok {report['version']}: {report['files']} files, {report['records']} records match the manifest")
+
+
+@main.command()
+@click.argument("version_a")
+@click.argument("version_b")
+@click.option("--json", "as_json", is_flag=True, help="Print the full diff (every id) as JSON.")
+def diff(version_a, version_b, as_json):
+    """Examples added, removed and changed from VERSION_A to VERSION_B, and label-count deltas."""
+    report = workflow.diff_releases(load_settings(), version_a, version_b)
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"{report['from']} -> {report['to']}: {len(report['added'])} added, {len(report['removed'])} "
+               f"removed, {len(report['changed'])} changed, {report['unchanged']} unchanged")
+    for kind in ("added", "removed", "changed"):
+        for id_ in report[kind][:20]:
+            click.echo(f"  {kind}: {id_}")
+        if len(report[kind]) > 20:
+            click.echo(f"  ... {len(report[kind]) - 20} more {kind} (use --json)")
+    click.echo(f"entity labels: {json.dumps(report['entity_label_delta'], ensure_ascii=False)}")
+    click.echo(f"stance: {json.dumps(report['stance_delta'], ensure_ascii=False)}")
+
+
+# --- pre-annotation models: evaluation and training ---------------------------------------
+
+@main.command("eval")
+@click.option("--gold", required=True, type=click.Path(path_type=Path), help="Gold file (JSONL or CoNLL BIO).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
+@click.option("--map", "label_map", default=None,
+              help="Label map applied to gold and predictions, e.g. PERS=PER,LOC=GPE,ORG=ORG; other labels ignored.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_command(gold, fmt, label_map, as_json):
+    """Score the default pre-annotator against gold: span precision/recall/F1 per label and
+    micro (exact and partial match), and stance accuracy and macro-F1 over FAVOR/AGAINST."""
+    from . import evaluation
+    from .preannotation import default_preannotator
+    from .preannotation.conll import parse_label_map
+    mapping = parse_label_map(label_map)
+    docs = evaluation.load_gold(gold, fmt, mapping)
+    targets = sorted({target for doc in docs for target in doc.stance})
+    predictions = evaluation.predict(docs, default_preannotator(targets), mapping, progress("annotating"))
+    report = evaluation.evaluate(docs, predictions)
+    click.echo(json.dumps(report, ensure_ascii=False) if as_json else evaluation.format_report(report))
+
+
+@main.group(cls=WorkbenchGroup)
+def train():
+    """Train the pre-annotation models from data the project has."""
+
+
+@train.command("ner")
+@click.option("--anercorp", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="ANERcorp-format CoNLL (PERS→PER, ORG, LOC→GPE; MISC ignored).")
+@click.option("--wojood", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="Wojood-format CoNLL (PERS→PER, ORG, GPE, LOC; first tag column; other types ignored).")
+@click.option("--conll", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="CoNLL already in the scheme's labels (PER, ORG, GPE, LOC).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model file [default: the shipped one].")
+@click.option("--iterations", type=click.IntRange(1, 10000), default=150, show_default=True)
+@click.option("--skip-bad-lines", is_flag=True, help="Report malformed tags and read them as O instead of stopping.")
+def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines):
+    """Train the CRF entity tagger; writes the model file and its .json summary."""
+    from .errors import InputError
+    from .preannotation.conll import read_conll
+    from .preannotation.crf import CRF_LABELS, DEFAULT_MODEL
+    from .preannotation.ner_training import ANERCORP_MAP, WOJOOD_MAP, train_crf, write_model_info
+    on_bad = (lambda message: click.echo(f"warning: {message} (read as O)", err=True)) if skip_bad_lines else None
+    sources = ([(p, ANERCORP_MAP) for p in anercorp] + [(p, WOJOOD_MAP) for p in wojood]
+               + [(p, {label: label for label in CRF_LABELS}) for p in conll])
+    if not sources:
+        raise InputError("give training data: --anercorp, --wojood or --conll")
+    sentences = [s for path, mapping in sources for s in read_conll(path, mapping, on_bad)]
+    out = out or DEFAULT_MODEL
+    click.echo(f"training on {len(sentences)} sentences from {len(sources)} file(s)", err=True)
+    info = train_crf(sentences, out, lambda n, loss: click.echo(f"  iteration {n}/{iterations} loss {loss:.1f}",
+                                                                  err=True), iterations)
+    info["data"] = [f"{path.parent.name}/{path.name}" for path, _ in sources]
+    write_model_info(out, info)
+    click.echo(f"wrote {out} ({info['bytes']} bytes, {info['tokens']} tokens, {info['entities']} entities)")
+
+
+@train.command("stance")
+@click.option("--data", "data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Mawqif-format CSV (text,target,stance) or a release's examples.jsonl.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the model (pickle).")
+def train_stance(data, out):
+    """Train the TF-IDF + logistic-regression stance classifier."""
+    from .preannotation.stance_model import StanceClassifier, read_stance_data
+    examples = read_stance_data(data)
+    click.echo(f"training on {len(examples)} examples", err=True)
+    classifier = StanceClassifier.train(examples, progress("training"))
+    classifier.save(out, source=str(data))
+    click.echo(f"wrote {out} (targets with their own model: {', '.join(sorted(classifier.models))})")
+
+
+@train.command("lexicon")
+@click.argument("examples", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Gazetteer file to write (.tsv).")
+@click.option("--min-count", type=click.IntRange(1, 1000), default=2, show_default=True)
+def train_lexicon(examples, out, min_count):
+    """Build a gazetteer file from the names annotators labelled in a release's examples.jsonl."""
+    from .preannotation.lexicon import write_lexicon
+    click.echo(f"wrote {out}: {write_lexicon(examples, out, min_count)} name(s)")
