@@ -193,3 +193,49 @@ def test_label_studio_uses_the_bridge_as_its_ml_backend(bridge, sample_corpus, a
         assert spans and all(task["data"]["text"][s["start"]:s["end"]] == s["text"] for s in spans)
     assert {t["predictions"][0]["model_version"] for t in tasks} == \
         {requests.get(f"{settings.bridge_url}/ml/health", auth=("x", settings.api_token)).json()["model_version"]}
+
+
+def policy_settings(ls_settings, policy):
+    return dataclasses.replace(ls_settings, review_policy=policy)
+
+
+def test_accept_choice_policy_puts_a_review_control_in_the_config(ls_settings, sample_corpus, annotator, gold):
+    settings = policy_settings(ls_settings, "accept_choice")
+    report = load_corpus(settings, sample_corpus)
+    assert '<Choices name="review"' in annotator.project(report.project_id)["label_config"]
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[1]["id"]]
+    ann = annotator.annotate(task_id, gold_result(gold[1]))
+    assert workflow.pull(settings)["waiting_reasons"] == {"waiting for a reviewer's ACCEPT": 1,
+                                                          "no annotation yet": 4}
+    accept = {"from_name": "review", "to_name": "text", "type": "choices", "value": {"choices": ["ACCEPT"]}}
+    annotator.update(ann["id"], result=gold_result(gold[1]) + [accept])
+    assert workflow.pull(settings)["accepted"] == 1
+
+
+def test_review_status_policy_reads_last_action(ls_settings, sample_corpus, annotator, gold):
+    settings = policy_settings(ls_settings, "review_status")
+    report = load_corpus(settings, sample_corpus)
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[4]["id"]]
+    ann = annotator.annotate(task_id, gold_result(gold[4]))
+    assert workflow.pull(settings)["accepted"] == 0
+    annotator.update(ann["id"], last_action="accepted")
+    assert workflow.pull(settings)["accepted"] == 1
+    annotator.update(ann["id"], last_action="rejected")
+    pulled = workflow.pull(settings)
+    assert pulled["accepted"] == 0 and pulled["waiting_reasons"]["rejected by a reviewer (1 submitted)"] == 1
+
+
+def test_agreement_policy_with_two_real_annotators(ls_settings, sample_corpus, annotator, gold):
+    settings = policy_settings(ls_settings, "agreement:2")
+    report = load_corpus(settings, sample_corpus)
+    email = f"second-{report.project_id}@example.com"
+    second = annotator.session.post(f"{settings.label_studio_url}/api/users/",
+                                    json={"email": email, "username": email}).json()["id"]
+    task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[0]["id"]]
+    annotator.annotate(task_id, gold_result(gold[0]))
+    assert workflow.pull(settings)["waiting_reasons"]["1 of 2 annotators so far"] == 1
+    disagreeing = [r for r in gold_result(gold[0]) if r["type"] == "choices"]  # no spans at all
+    other = annotator.annotate(task_id, disagreeing, completed_by=second)
+    assert workflow.pull(settings)["waiting_reasons"]["2 annotators, at most 1 agree (2 needed)"] == 1
+    annotator.update(other["id"], result=gold_result(gold[0]))
+    assert workflow.pull(settings)["accepted"] == 1
