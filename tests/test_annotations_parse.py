@@ -68,4 +68,13 @@ def test_review_choice_is_parsed_and_checked(scheme):
 def test_annotator_and_hash():
     assert annotator_of(RECORDED) == "admin@example.com, 1"
     assert annotator_of({"completed_by": 5}) == "5"
+    assert annotator_of({"completed_by": {"id": 5, "email": "a@b.c"}}) == "a@b.c"
     assert canonical_sha256(RECORDED) == canonical_sha256(dict(reversed(list(RECORDED.items()))))
+
+
+def test_hash_ignores_how_label_studio_renders_the_same_annotation():
+    """The task list says completed_by=1 and "0 minutes" ago; the task endpoint, later, a user object."""
+    single_task_form = {**RECORDED, "completed_by": {"id": 1, "email": "admin@example.com"}, "created_ago": "7 minutes"}
+    assert canonical_sha256({**RECORDED, "created_ago": "0 minutes"}) == canonical_sha256(single_task_form)
+    changed = {**RECORDED, "result": RECORDED["result"][:1]}
+    assert canonical_sha256(changed) != canonical_sha256(RECORDED)

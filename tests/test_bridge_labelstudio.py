@@ -169,6 +169,8 @@ def test_webhook_events_from_label_studio_trigger_pulls(bridge, sample_corpus, a
                 Annotation.ls_annotation_id == ann["id"], Annotation.deleted.is_(deleted))) > 0
 
     wait_for(lambda: stored(False), "the webhook pull of a new annotation")
+    # the same annotation, read again through the task list, is not a new version
+    assert workflow.pull(settings, full=True)["new_snapshots"] == 0
     annotator.delete(ann["id"])  # ANNOTATIONS_DELETED names only the annotation id
     wait_for(lambda: stored(True), "the webhook pull of a deleted annotation")
 

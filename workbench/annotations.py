@@ -53,8 +53,16 @@ class PullReport:
         return dict(self.__dict__)
 
 
+VOLATILE_FIELDS = ("created_ago",)  # "5 minutes": changes with the clock, not with the annotation
+
+
 def canonical_sha256(raw: dict) -> str:
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    """The hash that says whether an annotation changed. Label Studio's task list gives completed_by as an
+    id and its single-task endpoint as a user object; both hash the same."""
+    stable = {k: v for k, v in raw.items() if k not in VOLATILE_FIELDS}
+    if isinstance(stable.get("completed_by"), dict):
+        stable["completed_by"] = stable["completed_by"].get("id")
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def parse_annotation(raw: dict, text: str, scheme: Scheme) -> ParsedAnnotation:
@@ -91,7 +99,10 @@ def parse_annotation(raw: dict, text: str, scheme: Scheme) -> ParsedAnnotation:
 
 def annotator_of(raw: dict) -> str | None:
     name = (raw.get("created_username") or "").strip()
-    return name or (str(raw["completed_by"]) if raw.get("completed_by") is not None else None)
+    user = raw.get("completed_by")
+    if isinstance(user, dict):
+        user = user.get("email") or user.get("id")
+    return name or (str(user) if user is not None else None)
 
 
 def latest_snapshots(session: Session, task: LabelStudioTask) -> dict[int, Annotation]:
