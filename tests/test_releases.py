@@ -54,7 +54,7 @@ def test_release_writes_canonical_sorted_examples_and_a_true_manifest(settings):
     assert manifest["files"]["examples.jsonl"] == {"sha256": hashlib.sha256(data).hexdigest(), "records": 2,
                                                    "bytes": len(data)}
     assert sorted(manifest["files"]) == ["README.md", "agreement.json", "examples.conll", "examples.jsonl",
-                                         "examples.parquet", "records.jsonl"]
+                                         "examples.parquet", "labels.svg", "records.jsonl"]
     assert not [p for p in settings.exports_dir.iterdir() if p.name.startswith(".tmp")]
 
 
@@ -145,3 +145,19 @@ def test_feed_refuses_unknown_split(settings):
     release(settings, [decision("a")])
     with pytest.raises(InputError, match="split must be"):
         feed.iter_example_lines(settings.exports_dir, "v0001", "validation")
+
+
+def test_release_draws_the_label_distribution(settings):
+    import xml.etree.ElementTree as ET
+    from workbench.release_check import verify
+    version, manifest = release(settings, [decision(f"id-{i}") for i in range(12)])
+    folder = settings.exports_dir / version
+    svg = ET.parse(folder / "labels.svg").getroot()
+    title = "{http://www.w3.org/2000/svg}title"
+    bars = {r.find(title).text: float(r.get("width"))
+            for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.find(title) is not None}
+    per_split = manifest["stats"]["entity_labels_per_split"]
+    biggest = max(per_split, key=lambda s: per_split[s]["PER"])
+    assert bars[f"{biggest}: {per_split[biggest]['PER']}"] == 420.0
+    assert "labels.svg" in manifest["files"] and "](labels.svg)" in (folder / "README.md").read_text()
+    assert verify(folder)["files"] == len(manifest["files"])

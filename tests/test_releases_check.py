@@ -28,7 +28,7 @@ def released(settings_env, tmp_path):
 
 def test_verify_passes_on_an_untouched_release(released):
     result = run("verify", "v0001")
-    assert result.exit_code == 0 and "ok v0001: 6 files, 3 records" in result.stdout
+    assert result.exit_code == 0 and "ok v0001: 7 files, 3 records" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["examples.jsonl", "records.jsonl", "examples.conll", "examples.parquet",

@@ -26,7 +26,7 @@ def render(manifest: dict, agreement: dict) -> str:
              "## Counts", "", *_table(("split", "examples"), stats["splits"].items()), "",
              f"Total {stats['examples']} examples; {stats['duplicate_groups']} groups of exact or near-duplicate "
              f"articles ({stats['examples_in_duplicate_groups']} examples), each group kept in one split.", "",
-             "## Label distribution", "",
+             "## Label distribution", "", "![entity spans per label and split](labels.svg)", "",
              *_table(("entity label", "spans"), stats["entity_labels"].items()), "",
              *_table(("stance target", "label counts"),
                      ((t, json.dumps(c, ensure_ascii=False)) for t, c in stats["stance"].items())), "",

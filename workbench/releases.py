@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import datacard, dedup
+from . import charts, datacard, dedup
 from .errors import InputError, OffsetError
 from .models import Release
 from .release_files import ReleaseWriter, file_digest
@@ -155,6 +155,10 @@ def _rename_into_place(exports_dir, tmp, files, stats, lineage, agreement, taken
                     "record_hashes": "records.jsonl: one line per example, in examples.jsonl order, "
                                      "with the SHA-256 of its examples.jsonl line and its lineage",
                     "files": dict(files)}
+        chart = charts.grouped_bar_chart(f"Entity spans per label and split, {version}",
+                                         stats.get("entity_labels_per_split", {}))
+        (tmp / "labels.svg").write_text(chart, encoding="utf-8")
+        manifest["files"]["labels.svg"] = {**file_digest(tmp / "labels.svg"), "records": None}
         (tmp / "README.md").write_text(datacard.render(manifest, agreement), encoding="utf-8")
         manifest["files"]["README.md"] = {**file_digest(tmp / "README.md"), "records": None}
         _write_json(tmp / "manifest.json", manifest)
