@@ -144,10 +144,12 @@ def test_skipped_updated_and_deleted_annotations(ls_settings, sample_corpus, ann
                                .order_by(AnnotationSnapshot.id)).all()
     assert [r["result"][-1]["value"]["choices"] for r in raws] == [[example["stance"]["روسيا"]], ["FAVOR"]]
 
+    assert workflow.status(ls_settings)["counts"]["annotations"] == 2
     annotator.delete(ann["id"])
     annotator.delete(skipped["id"])
     pulled = workflow.pull(ls_settings)
     assert pulled["deleted"] == 2 and pulled["accepted"] == 0
+    assert workflow.status(ls_settings)["counts"]["annotations"] == 0
     with session_scope(ls_settings) as session:
         assert session.scalar(select(AnnotationSnapshot.id).where(
             AnnotationSnapshot.ls_annotation_id == ann["id"]).order_by(AnnotationSnapshot.id)) is not None

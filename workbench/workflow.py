@@ -10,7 +10,7 @@ from . import agreement, annotations, articles, feed, release_check, releases, r
 from .db import session_scope
 from .errors import WorkbenchError
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
-from .preannotation import default_preannotator
+from .preannotation.configured import configured_preannotator
 from .preannotation.stage import preannotate_pending
 from .scheme import load_scheme
 from .settings import Settings
@@ -33,7 +33,7 @@ def ingest_records(settings: Settings, records: list) -> articles.IngestReport:
 
 def preannotate(settings: Settings, progress=None):
     scheme = load_scheme(settings.tasks_dir)
-    annotator = default_preannotator(scheme.target_names)
+    annotator = configured_preannotator(settings, scheme.target_names)
     with session_scope(settings) as session:
         return preannotate_pending(session, annotator, scheme.entity_labels, progress)
 
@@ -115,6 +115,7 @@ def status(settings: Settings) -> dict:
     with session_scope(settings) as session:
         count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
         current_ids = select(func.max(ArticleRevision.id)).group_by(ArticleRevision.article_id)
+        latest_versions = select(func.max(Annotation.id)).group_by(Annotation.task_id, Annotation.ls_annotation_id)
         project = session.scalars(select(LabelStudioProject).where(
             LabelStudioProject.ls_url == (settings.label_studio_url or ""),
             LabelStudioProject.title == settings.project_title).order_by(LabelStudioProject.id.desc())).first()
@@ -124,7 +125,8 @@ def status(settings: Settings) -> dict:
             "preannotated": count(select(func.count(func.distinct(PreAnnotation.revision_id)))
                                   .where(PreAnnotation.revision_id.in_(current_ids))),
             "tasks": count(select(func.count(LabelStudioTask.id))),
-            "annotations": count(select(func.count(func.distinct(Annotation.ls_annotation_id)))),
+            "annotations": count(select(func.count(Annotation.id)).where(
+                Annotation.id.in_(latest_versions), Annotation.deleted.is_(False))),
             "releases": count(select(func.count(Release.id))),
         }
         if project is not None:
