@@ -83,6 +83,18 @@ def test_push_after_a_crash_reconciles_instead_of_duplicating(ls_settings, sampl
     assert len(annotator.tasks(first.project_id)) == 5
 
 
+def test_a_task_imported_twice_by_hand_is_reported_not_deleted(ls_settings, sample_corpus, annotator):
+    first = load_corpus(ls_settings, sample_corpus)
+    (task, *_) = annotator.tasks(first.project_id)
+    r = annotator.session.post(f"{ls_settings.label_studio_url}/api/projects/{first.project_id}/import",
+                               json=[{"data": task["data"]}])
+    r.raise_for_status()
+    again = workflow.push(ls_settings)
+    (dup,) = again.duplicates
+    assert dup["wb_key"] == task["data"]["wb_key"] and dup["mapped_task_id"] == task["id"]
+    assert again.imported == 0 and len(annotator.tasks(first.project_id)) == 6
+
+
 def test_revised_article_becomes_a_new_task(ls_settings, sample_corpus, annotator):
     first = load_corpus(ls_settings, sample_corpus)
     path = next(sample_corpus.iterdir())

@@ -94,6 +94,7 @@ class PushReport:
     recovered: int = 0
     predictions_added: int = 0
     already_present: int = 0
+    duplicates: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -124,14 +125,18 @@ def ensure_project(session: Session, client: LabelStudioClient, title: str, conf
     return row, created
 
 
-def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> int:
-    """Record tasks that exist in Label Studio but are missing from the task map; returns how many."""
+def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> tuple[int, list[dict]]:
+    """Record tasks that exist in Label Studio but are missing from the task map. Returns how many were
+    recovered, and the tasks that duplicate an article revision already mapped (imported twice by hand,
+    or by two pushes at once): reported, never deleted — they may carry annotations."""
     known = {t.task_key: t for t in session.scalars(select(LabelStudioTask).where(
         LabelStudioTask.project_id == project.id))}
     revisions = {}
-    recovered = 0
+    recovered, duplicates = 0, []
     for task in client.iter_tasks(project.ls_project_id):
         key = (task.get("data") or {}).get("wb_key")
+        if key in known and known[key].ls_task_id != task["id"]:
+            duplicates.append({"wb_key": key, "task_id": task["id"], "mapped_task_id": known[key].ls_task_id})
         if not key or key in known:
             continue
         if not revisions:
@@ -145,7 +150,7 @@ def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioP
         session.add(known[key])
         recovered += 1
     session.flush()
-    return recovered
+    return recovered, duplicates
 
 
 def revisions_to_push(session: Session) -> list[ArticleRevision]:
@@ -178,7 +183,7 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
     project, created = ensure_project(session, client, options.title, config, instructions)
     report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
                         created_project=created)
-    report.recovered = reconcile(session, client, project)
+    report.recovered, report.duplicates = reconcile(session, client, project)
     pending, new_predictions = _plan(session, project, scheme, report)
     for task, pre, payload in new_predictions:
         client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
