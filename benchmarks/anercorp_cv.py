@@ -21,14 +21,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.evaluation import map_labels, score_entities  # noqa: E402
+from workbench.preannotation.calibration import fit_calibration, precision_by_bucket  # noqa: E402
 from workbench.preannotation.conll import read_conll  # noqa: E402
-from workbench.preannotation.crf import CrfTagger  # noqa: E402
+from workbench.preannotation.crf import O_THRESHOLD, CrfTagger  # noqa: E402
 from workbench.preannotation.engine import (CrfLayer, PreAnnotationEngine, RulesLayer,  # noqa: E402
                                             default_gazetteer, list_candidates, LIST_SCORE)
 from workbench.preannotation import ner_training  # noqa: E402
 from workbench.preannotation.ner_training import ANERCORP_MAP, WOJOOD_MAP, train_crf  # noqa: E402
 from workbench.preannotation.text import normalise, tokenise  # noqa: E402
 
+SCORES = ("tagger", "engine", "engine_partial")
 EVAL_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "LOC", "GPE": "LOC"}
 
 
@@ -42,26 +44,45 @@ def tagger_spans(tagger: CrfTagger, text: str) -> list[dict]:
     tokens = tokenise(norm.text)
     spans = list_candidates(norm.text, tokens, default_gazetteer(), LIST_SCORE, "list")
     found = []
-    for first, last, label, _ in tagger.tag_tokens(norm.text, tokens, spans):
+    for first, last, label, score in tagger.tag_tokens(norm.text, tokens, spans):
         start, end = norm.to_original(tokens[first].start, tokens[last].end)
-        found.append({"start": start, "end": end, "label": label})
+        found.append({"start": start, "end": end, "label": label, "score": score})
     return found
 
 
-def run_fold(k: int, parts: list[list], extra: list, iterations: int) -> dict:
+def scored_spans(gold: list[list[dict]], predicted: list[list[dict]], proclitic_slack: int = 0) -> list[tuple]:
+    """(score, right) per predicted span; right: a gold span with its label and end, and its start
+    or at most `proclitic_slack` letters before it (ANERcorp keeps proclitics inside spans)."""
+    pairs = []
+    for gold_spans, spans in zip(gold, predicted):
+        for span in spans:
+            right = any(g["label"] == span["label"] and g["end"] == span["end"]
+                        and 0 <= span["start"] - g["start"] <= proclitic_slack for g in gold_spans)
+            pairs.append((span["score"], right))
+    return pairs
+
+
+def run_fold(k: int, parts: list[list], extra: list, args) -> dict:
     train = [s for j, part in enumerate(parts) if j != k for s in part] + extra
     with tempfile.TemporaryDirectory() as tmp:
-        model = Path(tmp) / "fold.crfsuite"
-        train_crf(train, model, max_iterations=iterations)
-        tagger = CrfTagger(model)
+        model = Path(args.model_dir or tmp) / f"fold{k + 1}.crfsuite"
+        if not model.exists():
+            model.parent.mkdir(parents=True, exist_ok=True)
+            train_crf(train, model, max_iterations=args.iterations)
+        tagger = CrfTagger(model, o_threshold=args.o_threshold)
         gazetteer = default_gazetteer()
         engine = PreAnnotationEngine([], gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)])
         held_out = parts[k]
         gold = [map_labels(s.entities, EVAL_MAP) for s in held_out]
         tagged = [map_labels(tagger_spans(tagger, s.text), EVAL_MAP) for s in held_out]
+        fold = {"tagger": score_entities(gold, tagged), "sentences": len(held_out),
+                "tagger_scores": scored_spans(gold, tagged)}
+        if args.tagger_only:
+            return fold
         annotated = [map_labels(engine.annotate(s.text).entities, EVAL_MAP) for s in held_out]
-    return {"tagger": score_entities(gold, tagged), "engine": score_entities(gold, annotated),
-            "engine_partial": score_entities(gold, annotated, partial=True), "sentences": len(held_out)}
+    return fold | {"engine": score_entities(gold, annotated),
+                   "engine_partial": score_entities(gold, annotated, partial=True),
+                   "engine_scores": scored_spans(gold, annotated, proclitic_slack=2)}
 
 
 def main() -> None:
@@ -69,9 +90,15 @@ def main() -> None:
     parser.add_argument("conll", type=Path)
     parser.add_argument("--extra", type=Path, action="append", default=[], help="Wojood-format training files")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--c1", type=float, default=None, help="override the L1 weight (default: as trained)")
     parser.add_argument("--c2", type=float, default=None, help="override the L2 weight")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="keep the fold models here and reuse those already there (same features only)")
+    parser.add_argument("--o-threshold", type=float, default=O_THRESHOLD, help="posterior decoding threshold")
+    parser.add_argument("--calibration-out", type=Path, default=None,
+                        help="write the tagger score calibration fitted on the held-out folds (JSON)")
+    parser.add_argument("--tagger-only", action="store_true", help="score the CRF alone (faster)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     for name in ("c1", "c2"):
@@ -83,13 +110,25 @@ def main() -> None:
     parts_train = blocks(training, args.folds)
     results = []
     for k in range(args.folds):
-        fold = run_fold(k, parts_train, extra, args.iterations)
+        fold = run_fold(k, parts_train, extra, args)
         results.append(fold)
-        print(f"fold {k + 1}/{args.folds}: tagger F1 {fold['tagger']['micro']['f1']:.3f}, "
-              f"engine F1 {fold['engine']['micro']['f1']:.3f} (partial {fold['engine_partial']['micro']['f1']:.3f})",
+        print(f"fold {k + 1}/{args.folds}: " + ", ".join(f"{name} F1 {fold[name]['micro']['f1']:.3f}"
+                                                         for name in SCORES if name in fold),
               file=sys.stderr, flush=True)
-    summary = {name: pooled([r[name] for r in results]) for name in ("tagger", "engine", "engine_partial")}
+    summary = {name: pooled([r[name] for r in results]) for name in SCORES if name in results[0]}
+    summary["by_score"] = {name: precision_by_bucket(*zip(*[p for r in results for p in r[name + "_scores"]]))
+                           for name in ("tagger", "engine") if name + "_scores" in results[0]}
+    if args.calibration_out:
+        write_calibration(args.calibration_out, [p for r in results for p in r["tagger_scores"]])
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+
+
+def write_calibration(path: Path, pairs: list[tuple]) -> None:
+    """Isotonic map from the tagger's raw span score to held-out precision (for the model's .json)."""
+    calibration = fit_calibration([s for s, _ in pairs], [r for _, r in pairs])
+    path.write_text(json.dumps({"method": "isotonic regression of exact-match correctness on the mean "
+                                          "marginal, pooled held-out spans of the ANERcorp CV folds",
+                                "spans": len(pairs), "points": calibration.points()}, indent=2) + "\n")
 
 
 def pooled(scores: list[dict]) -> dict:
@@ -113,6 +152,11 @@ def _pool(rows: list[dict], prf) -> dict:
 def format_summary(summary: dict) -> str:
     lines = []
     for name, score in summary.items():
+        if name == "by_score":
+            lines += [f"{kind} precision by score: " + ", ".join(
+                f"[{row['low']:.2f}, {row['high']:.2f}) {row['precision']:.3f} (n={row['count']})" for row in rows)
+                for kind, rows in score.items()]
+            continue
         labels = " ".join(f"{label} {row['f1']:.3f}" for label, row in score["per_label"].items())
         micro = score["micro"]
         lines.append(f"{name:15} micro P {micro['precision']:.3f} R {micro['recall']:.3f} F1 {micro['f1']:.3f} "

@@ -94,6 +94,9 @@ def push(least_confident_first, batch_size):
     click.echo(f"{'created' if report.created_project else 'reused'} project {report.project_id}: "
                f"imported {report.imported} task(s), {report.already_present} already present, "
                f"{report.recovered} recovered into the task map, {report.predictions_added} prediction(s) added")
+    for dup in report.duplicates:
+        click.echo(f"warning: Label Studio task {dup['task_id']} duplicates task {dup['mapped_task_id']} "
+                   f"({dup['wb_key']}); delete one of them in Label Studio", err=True)
     click.echo(f"project url: {report.project_url}")
     click.echo(report.project_id)
 
@@ -252,14 +255,17 @@ def train():
 @click.option("--conll", type=click.Path(exists=True, path_type=Path), multiple=True,
               help="CoNLL already in the scheme's labels (PER, ORG, GPE, LOC).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model file [default: the shipped one].")
-@click.option("--iterations", type=click.IntRange(1, 10000), default=150, show_default=True)
+@click.option("--iterations", type=click.IntRange(1, 10000), default=300, show_default=True)
 @click.option("--skip-bad-lines", is_flag=True, help="Report malformed tags and read them as O instead of stopping.")
-def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines):
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Score calibration to store with the model (JSON from benchmarks/anercorp_cv.py --calibration-out).")
+def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines, calibration):
     """Train the CRF entity tagger; writes the model file and its .json summary."""
     from .errors import InputError
     from .preannotation.conll import read_conll
     from .preannotation.crf import CRF_LABELS, DEFAULT_MODEL
-    from .preannotation.ner_training import ANERCORP_MAP, WOJOOD_MAP, train_crf, write_model_info
+    from .preannotation.ner_training import (ANERCORP_MAP, WOJOOD_MAP, read_calibration_file, train_crf,
+                                             write_model_info)
     on_bad = (lambda message: click.echo(f"warning: {message} (read as O)", err=True)) if skip_bad_lines else None
     sources = ([(p, ANERCORP_MAP) for p in anercorp] + [(p, WOJOOD_MAP) for p in wojood]
                + [(p, {label: label for label in CRF_LABELS}) for p in conll])
@@ -271,6 +277,8 @@ def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines):
     info = train_crf(sentences, out, lambda n, loss: click.echo(f"  iteration {n}/{iterations} loss {loss:.1f}",
                                                                   err=True), iterations)
     info["data"] = [f"{path.parent.name}/{path.name}" for path, _ in sources]
+    if calibration:
+        info["calibration"] = read_calibration_file(calibration)
     write_model_info(out, info)
     click.echo(f"wrote {out} ({info['bytes']} bytes, {info['tokens']} tokens, {info['entities']} entities)")
 

@@ -13,7 +13,7 @@ from flask import Blueprint, request
 
 from .app import settings
 from .errors import InputError, Unauthorized
-from .preannotation import default_preannotator
+from .preannotation.configured import configured_preannotator
 from .scheme import load_scheme
 from .tasks import prediction_result
 
@@ -32,7 +32,7 @@ def require_ml_auth() -> None:
 
 @lru_cache(maxsize=4)
 def annotator_for(targets: tuple[str, ...]):
-    return default_preannotator(list(targets))
+    return configured_preannotator(settings(), list(targets))
 
 
 def current_annotator():

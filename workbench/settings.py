@@ -13,6 +13,9 @@ from pathlib import Path
 from .errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Optional pre-annotation files: a CRF model (default: the shipped one), a trained stance
+# classifier (default: the lexicon baseline) and a learned name list (default: none).
+PREANNOTATION_FILES = ("ner_model", "stance_model", "lexicon")
 REVIEW_POLICIES = ("submitted", "ground_truth", "accept_choice", "review_status", "agreement:K")
 
 
@@ -34,6 +37,9 @@ class Settings:
     full_pull_hours: float = 24.0
     agreement_span_f1: float = 0.8
     agreement_stance: float = 1.0
+    ner_model: Path | None = None
+    stance_model: Path | None = None
+    lexicon: Path | None = None
     sources: dict = field(default_factory=dict, compare=False, repr=False)
 
     def require(self, name: str):
@@ -115,6 +121,8 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     pick("full_pull_hours", 24.0)
     pick("agreement_span_f1", 0.8)
     pick("agreement_stance", 1.0)
+    for name in PREANNOTATION_FILES:
+        pick(name, None)
     return _validated(home, var_dir, values, sources)
 
 
@@ -149,13 +157,27 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
     if not title or len(title) > 50:
         raise ConfigError("WORKBENCH_PROJECT_TITLE must be 1 to 50 characters (Label Studio's limit)",
                           errors={"WORKBENCH_PROJECT_TITLE": "length"})
+    model_files = {name: _existing_file(home, v, name) for name in PREANNOTATION_FILES}
     return Settings(
         home=home, var_dir=var_dir, tasks_dir=path("tasks_dir"), exports_dir=path("exports_dir"),
         database_url=str(v["database_url"]), label_studio_url=str(url).rstrip("/") if url else None,
         label_studio_token=v["label_studio_token"], api_token=v["api_token"],
         review_policy=str(v["review_policy"]), project_title=title, max_article_bytes=max_bytes,
         bridge_url=str(bridge_url).rstrip("/") if bridge_url else None, webhook_secret=v["webhook_secret"],
-        full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources)
+        full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources,
+        **model_files)
+
+
+def _existing_file(home: Path, values: dict, name: str) -> Path | None:
+    """An optional path to a model or list file: None when unset, else a file that exists."""
+    if values[name] in (None, ""):
+        return None
+    path = Path(values[name])
+    path = path if path.is_absolute() else home / path
+    if not path.is_file():
+        raise ConfigError(f"{env_name(name)} points to {path}, which is not a file",
+                          errors={env_name(name): "file not found"})
+    return path
 
 
 def _number(values: dict, name: str, low: float, high: float | None) -> float:

@@ -3,17 +3,20 @@ CRF tagger filling the gaps), overlaps resolved (longest span, then label priori
 spread to every mention of a name a rule or the tagger found, and a stance model per target."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from .base import Prediction, PreAnnotator
 from .crf import DEFAULT_MODEL, CrfTagger
-from .gazetteer import Gazetteer, name_list_entries
+from .gazetteer import Gazetteer, name_list_entries, read_entries
 from .rules import (Candidate, find_alliances, find_camel_case_orgs, find_compound_nationalities, find_dates,
                     find_described_orgs, find_institutions, find_persons_after_org_titles, find_titled_persons,
                     language_list_ranges, nationality_entries)
 from .stance import predict_stance
-from .text import NormalisedText, Token, normalise, reading_stems, tokenise
+from .text import NormalisedText, Token, normalise, starts_of, tokenise
 
 # Same length: the more specific label wins (روسيا اليوم the channel over روسيا the country).
 LABEL_PRIORITY = {"ORG": 0, "PER": 1, "WEAPON": 2, "GPE": 3, "LOC": 4, "NORP": 5, "DATE": 6}
@@ -23,6 +26,7 @@ CONSISTENCY_SCORE = 0.65
 SPREAD_LABELS = ("PER", "ORG")
 # Tagger spans below this mean marginal are dropped: the tagger is then nearly as likely to be wrong.
 CRF_MIN_SCORE = 0.5
+FIELD_COLON_RE = re.compile(r"[ \t]*[:：]")
 
 
 @lru_cache(maxsize=1)
@@ -34,8 +38,7 @@ def default_gazetteer() -> Gazetteer:
 def list_candidates(text: str, tokens: list[Token], gazetteer: Gazetteer, score: float,
                     source: str) -> list[Candidate]:
     found = []
-    first_words = gazetteer.first_words
-    for i in [i for i, token in enumerate(tokens) if not first_words.isdisjoint(reading_stems(token.text))]:
+    for i in starts_of(tokens, gazetteer.first_words):
         match = gazetteer.match_at(text, tokens, i)
         if match:
             found.append(Candidate(tokens[i].start + match.prefix, tokens[match.last].end, match.label,
@@ -120,15 +123,24 @@ class CrfLayer:
         self.min_score = min_score
 
     def spans(self, doc: Document, taken: list[Candidate]) -> list[Candidate]:
-        found = self.tagger.candidates(doc.norm.text, doc.tokens, doc.list_spans, self.gazetteer, self.min_score)
-        return resolve_overlaps(found, taken=taken)
+        text = doc.norm.text
+        found = self.tagger.candidates(text, doc.tokens, doc.list_spans, self.gazetteer, self.min_score)
+        return resolve_overlaps([c for c in found if not self._is_field_label(text, c)], taken=taken)
+
+    def _is_field_label(self, text: str, span: Candidate) -> bool:
+        """Boilerplate such as «كلمات دلالية:» or «المصدر:»: a span that is all of a line up to a
+        colon. Kept when one of its words is a listed name (a headline «ماكرون: ...»)."""
+        line_start = text.rfind("\n", 0, span.start) + 1
+        if text[line_start:span.start].strip() or not FIELD_COLON_RE.match(text, span.end):
+            return False
+        return not any(self.gazetteer.label_of_word(word) for word in text[span.start:span.end].split())
 
 
 class PreAnnotationEngine:
     """Entity layers in priority order (each keeps what the earlier ones found), document
     consistency, and a stance model."""
     name = "gazetteer-rules-crf"
-    version = "0.2.0"
+    version = "0.3.0"
 
     def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None, layers: list | None = None,
                  stance_model=None):
@@ -188,6 +200,35 @@ def rules_only_preannotator(targets: list[str]) -> PreAnnotationEngine:
     return engine
 
 
-def default_preannotator(targets: list[str]) -> PreAnnotator:
-    gazetteer = default_gazetteer()
-    return PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(default_tagger(), gazetteer)])
+@lru_cache(maxsize=4)
+def tagger_at(model_path: Path) -> CrfTagger:
+    return CrfTagger(model_path)
+
+
+def gazetteer_with(lexicon: Path | None) -> Gazetteer:
+    """The shipped lists, plus a learned lexicon file when one is given (its labels win)."""
+    if lexicon is None:
+        return default_gazetteer()
+    return Gazetteer(nationality_entries() + name_list_entries() + tuple(read_entries(Path(lexicon))))
+
+
+def default_preannotator(targets: list[str], ner_model: Path | None = None, stance_model: Path | None = None,
+                         lexicon: Path | None = None) -> PreAnnotator:
+    """The default engine; each optional file replaces (NER model, stance model) or extends
+    (lexicon) the shipped part, and is named in the model version so stored results keep apart."""
+    gazetteer = gazetteer_with(lexicon)
+    tagger = default_tagger() if ner_model is None else tagger_at(Path(ner_model))
+    engine = PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)],
+                                 stance_model=stance_from_file(stance_model) if stance_model else None)
+    engine.version += "".join(f"+{kind}.{file_digest(path)}" for kind, path in
+                              (("ner", ner_model), ("stance", stance_model), ("lexicon", lexicon)) if path)
+    return engine
+
+
+def stance_from_file(path: Path):
+    from .stance_model import ClassifierStance, StanceClassifier  # sklearn: loaded only when asked for
+    return ClassifierStance(StanceClassifier.load(Path(path)))
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]

@@ -11,8 +11,10 @@ from pathlib import Path
 import pycrfsuite
 import sklearn_crfsuite
 
+from ..errors import InputError
+from .calibration import Calibration
 from .conll import Sentence
-from .crf import gazetteer_tags, sequence_features
+from .crf_features import gazetteer_tags, sequence_features
 from .engine import LIST_SCORE, default_gazetteer, list_candidates
 from .gazetteer import Gazetteer
 from .text import normalise, tokenise
@@ -21,7 +23,7 @@ from .text import normalise, tokenise
 # continents (LOC in the scheme) come from loc.tsv and Wojood's LOC. MISC has no counterpart.
 ANERCORP_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "GPE"}
 WOJOOD_MAP = {"PERS": "PER", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC"}
-PARAMS = {"c1": 0.05, "c2": 0.05, "max_iterations": 150}
+PARAMS = {"c1": 0.05, "c2": 0.05, "max_iterations": 300}
 
 
 def token_labels(sentence: Sentence, tokens, origin) -> list[str]:
@@ -76,6 +78,16 @@ def train_crf(sentences: list[Sentence], model_path: Path, report: Callable[[int
             "entities": sum(sum(tag.startswith("B-") for tag in y) for _, y in data),
             "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(), "bytes": model_path.stat().st_size,
             "params": {**PARAMS, "max_iterations": max_iterations}}
+
+
+def read_calibration_file(path: Path) -> dict:
+    """A calibration written by benchmarks/anercorp_cv.py --calibration-out, checked."""
+    try:
+        calibration = json.loads(Path(path).read_text(encoding="utf-8"))
+        Calibration(calibration["points"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a score calibration: {exc}")
+    return calibration
 
 
 def write_model_info(model_path: Path, info: dict) -> Path:

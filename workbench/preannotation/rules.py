@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .gazetteer import DATA_DIR, Gazetteer, read_entries
-from .text import Token, joined_as_name, normalise_word, proclitic_readings, reading_stems, tokenise_phrase
+from .text import Token, joined_as_name, normalise_word, proclitic_readings, starts_of, tokenise_phrase
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _phrase_table(phrases: list[str]) -> dict[str, list[tuple[str, ...]]]:
 
 def phrase_starts(tokens: list[Token], table: dict[str, list[tuple[str, ...]]]) -> list[int]:
     """Indexes of the tokens that may start a phrase of the table (one set test per token)."""
-    return [i for i, token in enumerate(tokens) if not table.keys().isdisjoint(reading_stems(token.text))]
+    return starts_of(tokens, table.keys())
 
 
 def match_phrase(text: str, tokens: list[Token], i: int,

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from .rules import nisba_forms
-from .text import NormalisedText, Token, normalise_word, proclitic_readings
+from .text import NormalisedText, Token, normalise_word, proclitic_readings, reading_stems
 
 TARGET_ALIASES = {
     "أوكرانيا": ["أوكرانيا", "كييف", "كيف", "زيلينسكي", "زيلنسكي", *nisba_forms("أوكراني")],
@@ -48,6 +48,7 @@ def word_forms(word: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+@lru_cache(maxsize=256)
 def target_aliases(target: str) -> frozenset[str]:
     return _normalised_set(TARGET_ALIASES.get(target, [target]))
 
@@ -67,7 +68,7 @@ def sentences(norm: NormalisedText, tokens: list[Token]) -> list[list[Token]]:
 
 
 def _mentions(group: list[Token], aliases: frozenset[str]) -> bool:
-    return any(stem in aliases for token in group for _, stem in proclitic_readings(token.text))
+    return any(not aliases.isdisjoint(reading_stems(token.text)) for token in group)
 
 
 def _polarity(group: list[Token]) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from typing import NamedTuple
 
 TATWEEL = "\u0640"
 LETTER_MAP = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
@@ -68,8 +69,8 @@ def normalise_word(text: str) -> str:
     return normalise(text).text
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A word of the normalised text (a named tuple: articles have thousands, made quickly)."""
     start: int  # offsets into the normalised text
     end: int
     text: str
@@ -87,6 +88,26 @@ def tokenise_phrase(phrase: str) -> tuple[str, ...]:
 def joined_as_name(text: str, left: Token, right: Token) -> bool:
     """True when only spaces or a hyphen separate two tokens."""
     return NAME_GAP_RE.fullmatch(text, left.end, right.start) is not None
+
+
+@lru_cache(maxsize=8)
+def stem_positions(words: tuple[str, ...]) -> dict[str, list[int]]:
+    """Stem (of any proclitic reading) → indexes of the words read so; cached, because every
+    name list and rule table of a document looks its first words up here."""
+    positions: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        for stem in reading_stems(word):
+            positions.setdefault(stem, []).append(i)
+    return positions
+
+
+def starts_of(tokens: Sequence[Token], first_words) -> list[int]:
+    """Indexes, in order, of the tokens that can be read as one of the first words."""
+    positions = stem_positions(tuple([token.text for token in tokens]))
+    found: set[int] = set()
+    for stem in positions.keys() & first_words:
+        found.update(positions[stem])
+    return sorted(found)
 
 
 @lru_cache(maxsize=1 << 16)
