@@ -4,6 +4,7 @@ boilerplate filter. All data is made up; the only model file read is one trained
 import json
 
 import pytest
+from test_preannotation_models import synthetic_conll
 
 from workbench.errors import ConfigError
 from workbench.preannotation.calibration import Calibration, fit_calibration, precision_by_bucket
@@ -21,21 +22,10 @@ from workbench.settings import load_settings
 TARGETS = ["أوكرانيا"]
 
 
-def conll(path, sentences=30):
-    firsts, lasts, places = ["زاهر", "نبيل", "هشام", "ماجد"], ["القباني", "الدوري", "الطحان"], ["تدمر", "حمص", "دوما"]
-    lines = []
-    for k in range(sentences):
-        rows = [("قال", "O"), (firsts[k % 4], "B-PERS"), (lasts[k % 3], "I-PERS"), ("إن", "O"), ("الوضع", "O"),
-                ("في", "O"), ("مدينة", "O"), (places[k % 3], "B-LOC"), ("هادئ", "O"), (".", "O")]
-        lines += [f"{token} {tag}" for token, tag in rows] + [""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("crf")
-    sentences = read_conll(conll(folder / "train.txt"), {"PERS": "PER", "LOC": "GPE"})
+    sentences = read_conll(synthetic_conll(folder / "train.txt"), {"PERS": "PER", "LOC": "GPE"})
     train_crf(sentences, folder / "tiny.crfsuite", max_iterations=40)
     return folder / "tiny.crfsuite"
 
@@ -216,8 +206,8 @@ def test_train_ner_stores_a_calibration_in_the_model_sidecar(tmp_path):
 
     from workbench.cli import main
     (tmp_path / "cal.json").write_text(json.dumps({"points": [[0.5, 0.3], [1.0, 0.9]]}))
-    args = ["train", "ner", "--conll", str(conll(tmp_path / "train.txt", 10)), "--out", str(tmp_path / "m.crfsuite"),
-            "--iterations", "5"]
+    training = synthetic_conll(tmp_path / "train.txt", 10)
+    args = ["train", "ner", "--conll", str(training), "--out", str(tmp_path / "m.crfsuite"), "--iterations", "5"]
     result = CliRunner().invoke(main, args + ["--calibration", str(tmp_path / "cal.json")])
     assert result.exit_code == 0, result.output
     sidecar = json.loads((tmp_path / "m.json").read_text())
