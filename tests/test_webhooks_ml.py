@@ -84,3 +84,17 @@ def test_ml_predict_names_the_bad_task(client, auth):
     body = assert_error_shape(client.post("/ml/predict", headers=auth, json={"tasks": [{"data": {}}]}), 422,
                               "invalid_input")
     assert body["errors"] == {"tasks[0].data.text": "missing"}
+
+
+def test_each_app_predicts_with_the_models_its_settings_name(settings, tmp_path, auth):
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text("# source: test\nزيزفونة\tORG\n", encoding="utf-8")
+    plain = create_app(settings).test_client()
+    extended = create_app(dataclasses.replace(settings, lexicon=lexicon)).test_client()
+    text = {"tasks": [{"data": {"text": "كانت زيزفونة جميلة جدا"}}]}
+    versions = [c.post("/ml/setup", headers=auth, json={}).get_json()["model_version"] for c in (plain, extended)]
+    assert "+lexicon." not in versions[0] and "+lexicon." in versions[1]
+    results = [c.post("/ml/predict", headers=auth, json=text).get_json()["results"][0]["result"]
+               for c in (plain, extended)]
+    spans = [{r["value"]["text"] for r in result if r["type"] == "labels"} for result in results]
+    assert "زيزفونة" not in spans[0] and "زيزفونة" in spans[1]

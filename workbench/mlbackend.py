@@ -7,9 +7,8 @@ password) or a bearer token. It sends its own API token to /setup: that body is 
 from __future__ import annotations
 
 import hmac
-from functools import lru_cache
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from .app import settings
 from .errors import InputError, Unauthorized
@@ -30,13 +29,13 @@ def require_ml_auth() -> None:
                            "or Authorization: Bearer <WORKBENCH_API_TOKEN>", errors={"Authorization": "invalid"})
 
 
-@lru_cache(maxsize=4)
-def annotator_for(targets: tuple[str, ...]):
-    return configured_preannotator(settings(), list(targets))
-
-
 def current_annotator():
-    return annotator_for(tuple(load_scheme(settings().tasks_dir).target_names))
+    """The app's pre-annotator, built once per app from its settings and the scheme's targets."""
+    cache = current_app.extensions.setdefault("workbench_annotators", {})
+    targets = tuple(load_scheme(settings().tasks_dir).target_names)
+    if targets not in cache:
+        cache[targets] = configured_preannotator(settings(), list(targets))
+    return cache[targets]
 
 
 def predict_tasks(tasks: list[dict]) -> list[dict]:
