@@ -71,7 +71,11 @@ def ingest(paths, as_json):
 
 @main.command()
 def preannotate():
-    """Pre-annotate every current article revision not yet done by the default pre-annotator."""
+    """Pre-annotate every current article revision not yet done by the configured pre-annotator.
+
+    The default engine (name lists, rules, the shipped CRF tagger, lexicon stance), or the files
+    named by WORKBENCH_NER_MODEL, WORKBENCH_STANCE_MODEL and WORKBENCH_LEXICON; each combination
+    has its own model_version, so results are stored side by side."""
     report = workflow.preannotate(load_settings(), progress("pre-annotating"))
     click.echo(f"{report.model_version}: annotated {len(report.annotated)} article(s) "
                f"({report.entities} entities), {report.already_done} already done")
@@ -132,7 +136,11 @@ def pull(full, as_json):
 def release():
     """Write the accepted annotations as the next immutable version exports/vNNNN/.
 
-    The version name is the last line printed."""
+    examples.jsonl (the version's identity), records.jsonl (per-record hashes and lineage),
+    examples.conll, examples.parquet, agreement.json, labels.svg, a data card README.md and
+    manifest.json; written to a temporary folder and renamed, never overwritten. Uses the
+    annotations accepted under WORKBENCH_REVIEW_POLICY as of the last pull. The version name is
+    the last line printed."""
     version, manifest = workflow.release(load_settings())
     click.echo(f"released {manifest['files']['examples.jsonl']['records']} example(s), "
                f"sha256 {manifest['files']['examples.jsonl']['sha256']}, splits {manifest['stats']['splits']}")
