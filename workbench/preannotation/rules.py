@@ -162,6 +162,14 @@ def match_phrase(text: str, tokens: list[Token], i: int,
     return None
 
 
+def phrase_matches(text: str, tokens: list[Token], table: dict[str, list[tuple[str, ...]]]):
+    """(start index, (proclitic length, index of the last token)) of every phrase of the table."""
+    for i in phrase_starts(tokens, table):
+        match = match_phrase(text, tokens, i, table)
+        if match is not None:
+            yield i, match
+
+
 def _continues(text: str, tokens: list[Token], i: int, words: tuple[str, ...]) -> bool:
     return all(tokens[i + k].text == words[k] and joined_as_name(text, tokens[i + k - 1], tokens[i + k])
                for k in range(1, len(words)))
@@ -196,11 +204,8 @@ NAME_WORDS_AFTER_TITLE = 2
 def find_titled_persons(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list[Candidate]:
     """الرئيس الفرنسي إيمانويل ماكرون → PER إيمانويل ماكرون (the NORP comes from the lists)."""
     found = []
-    for i in phrase_starts(tokens, TITLES):
-        title = match_phrase(text, tokens, i, TITLES)
-        if title is None:
-            continue
-        j = title[1] + 1
+    for _, (_, title_end) in phrase_matches(text, tokens, TITLES):
+        j = title_end + 1
         j += nationality_run(text, tokens, j, gazetteer)
         name = _name_words(text, tokens, j, gazetteer)
         if name and COMMA_GAP_RE.fullmatch(text, tokens[j - 1].end, tokens[j].start):
@@ -289,11 +294,8 @@ def find_described_orgs(text: str, tokens: list[Token], gazetteer: Gazetteer) ->
     """صحيفة X / شركة الأسلحة X → ORG X, descriptor left out. X is one or two name-like words,
     or a single word with the article when it ends the clause (المصدر: موقع النيلين)."""
     found = []
-    for i in phrase_starts(tokens, DESCRIPTORS):
-        descriptor = match_phrase(text, tokens, i, DESCRIPTORS)
-        if descriptor is None:
-            continue
-        j = descriptor[1] + 1
+    for _, (_, descriptor_end) in phrase_matches(text, tokens, DESCRIPTORS):
+        j = descriptor_end + 1
         if j < len(tokens) and tokens[j].text in ACTIVITY_WORDS:
             j += 1
         if j >= len(tokens) or not joined_as_name(text, tokens[j - 1], tokens[j]):
@@ -320,10 +322,7 @@ def find_alliances(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list
     """تحالف المدفعية، مجموعة الاتصال الدفاعية الأوكرانية → ORG: the head noun and the words with
     the article that follow it."""
     found = []
-    for i in phrase_starts(tokens, ALLIANCE_HEADS):
-        head = match_phrase(text, tokens, i, ALLIANCE_HEADS)
-        if head is None:
-            continue
+    for i, head in phrase_matches(text, tokens, ALLIANCE_HEADS):
         last = head[1]
         while (last + 1 < len(tokens) and last - head[1] < ALLIANCE_WORDS
                and tokens[last + 1].text.startswith("ال") and tokens[last + 1].text not in FUNCTION_WORDS
