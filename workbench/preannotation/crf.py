@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from pathlib import Path
 
 import pycrfsuite
@@ -33,18 +34,11 @@ MIN_WEIGHT = 0.1
 
 def sentence_slices(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
     """[first, last) token ranges of the sentences: a break is . ! ? ؟ or a line break."""
-    slices, first = [], 0
-    breaks = [m.start() for m in SENTENCE_BREAK_RE.finditer(text)]
-    k = 0
-    for i in range(1, len(tokens)):
-        while k < len(breaks) and breaks[k] < tokens[i - 1].end:
-            k += 1
-        if k < len(breaks) and breaks[k] < tokens[i].start:
-            slices.append((first, i))
-            first = i
-    if tokens:
-        slices.append((first, len(tokens)))
-    return slices
+    starts = [token.start for token in tokens]
+    # A break character is never inside a token: the sentence after it starts at the next token.
+    firsts = sorted({bisect_right(starts, m.start()) for m in SENTENCE_BREAK_RE.finditer(text)} - {0, len(tokens)})
+    bounds = [0, *firsts, len(tokens)]
+    return list(zip(bounds, bounds[1:])) if tokens else []
 
 
 def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
@@ -104,6 +98,7 @@ class CrfTagger:
         self.tagger = pycrfsuite.Tagger()
         self.tagger.open(str(model_path))
         self.features = FeatureBuilder(weighty_attributes(self.tagger, min_weight))
+        self._encoded_features = FeatureBuilder(self.features.known, encoded=True)
         self.entity_tags = [tag for tag in self.tagger.labels() if tag != "O"]
         self.o_threshold = o_threshold
         self.calibration = read_calibration(self.model_path)
@@ -111,7 +106,7 @@ class CrfTagger:
     def tag_tokens(self, text: str, tokens: list[Token],
                    list_spans: list[Candidate]) -> list[tuple[int, int, str, float]]:
         """(first, last, label, score) token spans over the whole text, sentence by sentence."""
-        features = self.features.sequence(text, tokens, gazetteer_tags(tokens, list_spans))
+        features = self._encoded_features.sequence(text, tokens, gazetteer_tags(tokens, list_spans))
         found = []
         for first, last in sentence_slices(text, tokens):
             self.tagger.set(features[first:last])

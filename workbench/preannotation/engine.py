@@ -55,7 +55,7 @@ def resolve_overlaps(candidates: list[Candidate], taken: list[Candidate] = ()) -
     for span in taken:
         occupied[span.start:span.end] = b"\x01" * (span.end - span.start)
     for candidate in sorted(candidates, key=lambda c: (c.start - c.end, LABEL_PRIORITY[c.label], -c.score, c.start)):
-        if not any(occupied[candidate.start:candidate.end]):
+        if occupied.find(1, candidate.start, candidate.end) < 0:
             occupied[candidate.start:candidate.end] = b"\x01" * (candidate.end - candidate.start)
             accepted.append(candidate)
     return sorted(accepted, key=lambda c: c.start)

@@ -48,6 +48,8 @@ class Gazetteer:
             if key:
                 self.labels[key] = label
         self.first_words = {key[0] for key in self.labels}
+        # Every word sequence a longer name continues: matching stops as soon as none does.
+        self.open_prefixes = {key[:n] for key in self.labels for n in range(1, len(key))}
         self.longest = max((len(key) for key in self.labels), default=0)
 
     def label_of_word(self, word: str) -> str | None:
@@ -64,13 +66,14 @@ class Gazetteer:
         for prefix, stem in proclitic_readings(tokens[i].text):
             if stem not in self.first_words:
                 continue
-            words = [stem]
-            best = self.labels.get((stem,)) and Match(i, i, prefix, self.labels[(stem,)])
+            words = (stem,)
+            label = self.labels.get(words)
+            best = Match(i, i, prefix, label) if label else None
             for j in range(i + 1, min(len(tokens), i + self.longest)):
-                if not joined_as_name(text, tokens[j - 1], tokens[j]):
+                if words not in self.open_prefixes or not joined_as_name(text, tokens[j - 1], tokens[j]):
                     break
-                words.append(tokens[j].text)
-                label = self.labels.get(tuple(words))
+                words += (tokens[j].text,)
+                label = self.labels.get(words)
                 if label:
                     best = Match(i, j, prefix, label)
             if best:

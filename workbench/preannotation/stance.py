@@ -4,6 +4,7 @@ clear margin, because most news is neutral reporting."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 
 from .rules import nisba_forms
@@ -55,20 +56,20 @@ def target_aliases(target: str) -> frozenset[str]:
 
 def sentences(norm: NormalisedText, tokens: list[Token]) -> list[list[Token]]:
     """Tokens grouped by sentence (split at . ! ? ؟ and line breaks)."""
+    starts = [token.start for token in tokens]
     groups: list[list[Token]] = []
     index = 0
     for match in SENTENCE_RE.finditer(norm.text):
-        group = []
-        while index < len(tokens) and tokens[index].start < match.end():
-            group.append(tokens[index])
-            index += 1
-        if group:
-            groups.append(group)
+        end = bisect_left(starts, match.end(), index)
+        if end > index:
+            groups.append(tokens[index:end])
+        index = end
     return groups
 
 
-def _mentions(group: list[Token], aliases: frozenset[str]) -> bool:
-    return any(not aliases.isdisjoint(reading_stems(token.text)) for token in group)
+def _group_stems(group: list[Token]) -> frozenset[str]:
+    """The stems of every reading of every word of a sentence, gathered once for all targets."""
+    return frozenset().union(*[reading_stems(token.text) for token in group])
 
 
 def _polarity(group: list[Token]) -> tuple[int, int]:
@@ -80,15 +81,15 @@ def _polarity(group: list[Token]) -> tuple[int, int]:
     return positive, negative
 
 
-def stance_towards(norm: NormalisedText, groups: list[list[Token]], target: str,
-                   other_targets: list[str]) -> dict:
+def stance_towards(norm: NormalisedText, groups: list[list[Token]], group_stems: list[frozenset[str]],
+                   target: str, other_targets: list[str]) -> dict:
     """Stance toward one target. Sentences that also name another target are skipped: a word
     like غزو there says nothing about which side it blames."""
     aliases = target_aliases(target)
     others = frozenset().union(*(target_aliases(t) for t in other_targets))
     scored = []
-    for group in groups:
-        if _mentions(group, aliases) and not _mentions(group, others):
+    for group, stems in zip(groups, group_stems):
+        if not aliases.isdisjoint(stems) and others.isdisjoint(stems):
             positive, negative = _polarity(group)
             if positive or negative:
                 scored.append((positive, negative, group))
@@ -122,5 +123,6 @@ def _evidence(norm: NormalisedText, scored: list, label: str) -> list[dict]:
 
 def predict_stance(norm: NormalisedText, tokens: list[Token], targets: list[str]) -> dict:
     groups = sentences(norm, tokens)
-    return {target: stance_towards(norm, groups, target, [t for t in targets if t != target])
+    group_stems = [_group_stems(group) for group in groups]
+    return {target: stance_towards(norm, groups, group_stems, target, [t for t in targets if t != target])
             for target in targets}

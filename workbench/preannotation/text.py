@@ -10,18 +10,23 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import accumulate, chain
+from operator import attrgetter
 from typing import NamedTuple
 
 TATWEEL = "\u0640"
 LETTER_MAP = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
               # Persian forms of Arabic letters, common in scraped text (أوکرانیا)
               "ک": "ك", "ی": "ي", "ھ": "ه", "ۀ": "ه"}
-LETTER_TABLE = str.maketrans(LETTER_MAP)
+# str.replace per letter is many times faster than str.translate on Arabic text, and the same
+# here: no letter is mapped to a letter that is itself mapped.
+LETTER_PAIRS = tuple(LETTER_MAP.items())
+assert not set(LETTER_MAP.values()) & set(LETTER_MAP)
 # Digits split from letters, so that فرانس24 reads as فرانس 24. Not pyarabic's
 # tokenize_with_location: it keeps digits on letters and builds a dict per token (too slow for
 # every article); pyarabic's tokenize is used where offsets are not needed (stance_model.py).
 WORD_RE = re.compile(r"[^\W\d_]+|\d+")
+WORD_SPLIT_RE = re.compile(f"({WORD_RE.pattern})")
 # Between two tokens of one name: spaces or a hyphen, never punctuation or a line break.
 NAME_GAP_RE = re.compile(r"[ \t\u00a0\-‐–]*")
 # Longest first, so that a two-letter combination is tried before its first letter alone.
@@ -49,11 +54,17 @@ class NormalisedText:
         return first, last
 
 
+def _map_letters(text: str) -> str:
+    for letter, replacement in LETTER_PAIRS:
+        text = text.replace(letter, replacement)
+    return text
+
+
 def normalise(text: str) -> NormalisedText:
     """Dropped characters are found per distinct character, then removed segment by segment:
     no Python work per character of the text."""
     dropped = "".join(char for char in set(text) if _is_dropped(char))
-    letters = text.translate(LETTER_TABLE)
+    letters = _map_letters(text)
     if not dropped:
         return NormalisedText(original=text, text=letters, origin=range(len(text)))
     segments, start = [], 0
@@ -76,10 +87,18 @@ class Token(NamedTuple):
     text: str
 
 
+_new_tuple = tuple.__new__  # Token(...) without the named tuple's keyword handling: half the time
+
+
 def tokenise(normalised: str) -> list[Token]:
-    return [Token(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(normalised)]
+    """Split, not finditer: the text alternates gap, word, gap, ... and the running length of
+    the pieces gives every offset without a match object per word."""
+    pieces = WORD_SPLIT_RE.split(normalised)
+    ends = list(accumulate(map(len, pieces)))
+    return [_new_tuple(Token, token) for token in zip(ends[0::2], ends[1::2], pieces[1::2])]
 
 
+@lru_cache(maxsize=1 << 14)
 def tokenise_phrase(phrase: str) -> tuple[str, ...]:
     """The normalised word tokens of a gazetteer entry or a lexicon phrase."""
     return tuple(t.text for t in tokenise(normalise_word(phrase)))
@@ -101,9 +120,25 @@ def stem_positions(words: tuple[str, ...]) -> dict[str, list[int]]:
     return positions
 
 
+_text_of = attrgetter("text")
+# (tokens, their words) of the last document asked about: every name list and rule table of a
+# document asks for the same tokens, and building the words is most of a call. One tuple, swapped
+# whole, so that concurrent callers never see one document's tokens with another's words.
+_last_words: tuple[Sequence[Token] | None, tuple[str, ...]] = (None, ())
+
+
+def words_of(tokens: Sequence[Token]) -> tuple[str, ...]:
+    global _last_words
+    last_tokens, words = _last_words
+    if last_tokens is not tokens or len(words) != len(tokens):
+        words = tuple(map(_text_of, tokens))
+        _last_words = (tokens, words)
+    return words
+
+
 def starts_of(tokens: Sequence[Token], first_words) -> list[int]:
     """Indexes, in order, of the tokens that can be read as one of the first words."""
-    positions = stem_positions(tuple([token.text for token in tokens]))
+    positions = stem_positions(words_of(tokens))
     found: set[int] = set()
     for stem in positions.keys() & first_words:
         found.update(positions[stem])
