@@ -4,11 +4,13 @@ spread to every mention of a name a rule or the tagger found, and a stance model
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..errors import InputError
 from .base import Prediction, PreAnnotator
 from .crf import DEFAULT_MODEL, CrfTagger
 from .gazetteer import Gazetteer, name_list_entries, read_entries
@@ -212,14 +214,32 @@ def gazetteer_with(lexicon: Path | None) -> Gazetteer:
     return Gazetteer(nationality_entries() + name_list_entries() + tuple(read_entries(Path(lexicon))))
 
 
+class ModelFileError(Exception):
+    """An optional model file that could not be loaded; `part` is ner_model, stance_model or lexicon."""
+
+    def __init__(self, part: str, path: Path, cause: Exception):
+        super().__init__(f"{part}: cannot load {path}: {cause}")
+        self.part, self.path, self.cause = part, path, cause
+
+
+def _load(part: str, path: Path, load):
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, pickle.UnpicklingError,
+            InputError) as exc:
+        raise ModelFileError(part, path, exc) from exc
+
+
 def default_preannotator(targets: list[str], ner_model: Path | None = None, stance_model: Path | None = None,
                          lexicon: Path | None = None) -> PreAnnotator:
     """The default engine; each optional file replaces (NER model, stance model) or extends
-    (lexicon) the shipped part, and is named in the model version so stored results keep apart."""
-    gazetteer = gazetteer_with(lexicon)
-    tagger = default_tagger() if ner_model is None else tagger_at(Path(ner_model))
+    (lexicon) the shipped part, and is named in the model version so stored results keep apart.
+    A file that does not load raises ModelFileError naming its part."""
+    gazetteer = _load("lexicon", lexicon, gazetteer_with)
+    tagger = default_tagger() if ner_model is None else _load("ner_model", Path(ner_model), tagger_at)
+    stance = _load("stance_model", stance_model, stance_from_file) if stance_model else None
     engine = PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)],
-                                 stance_model=stance_from_file(stance_model) if stance_model else None)
+                                 stance_model=stance)
     engine.version += "".join(f"+{kind}.{file_digest(path)}" for kind, path in
                               (("ner", ner_model), ("stance", stance_model), ("lexicon", lexicon)) if path)
     return engine
