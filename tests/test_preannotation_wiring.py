@@ -11,7 +11,8 @@ from workbench.preannotation.calibration import Calibration, fit_calibration, pr
 from workbench.preannotation.conll import read_conll
 from workbench.preannotation.configured import configured_preannotator
 from workbench.preannotation.crf import CrfTagger
-from workbench.preannotation.crf_features import FeatureBuilder, core_form, gazetteer_tags, sequence_features
+from workbench.preannotation.crf_features import core_form, gazetteer_tags
+from workbench.preannotation.crf_sequence import FeatureBuilder, sequence_features
 from workbench.preannotation.engine import CrfLayer, Document, PreAnnotationEngine, default_gazetteer
 from workbench.preannotation.ner_training import train_crf
 from workbench.preannotation.rules import Candidate

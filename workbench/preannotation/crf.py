@@ -1,7 +1,7 @@
 """The statistical layer: a linear-chain CRF (crfsuite) over the word tokens of text.py, with
-the features of crf_features.py. A span's raw score is the mean marginal probability, over its
-tokens, of the label the tagger chose; the engine gets it through the model's calibration
-(calibration.py) when the model's .json sidecar has one.
+the features of crf_features.py (composed per token in crf_sequence.py). A span's raw score is
+the mean marginal probability, over its tokens, of the label the tagger chose; the engine gets
+it through the model's calibration (calibration.py) when the model's .json sidecar has one.
 
 The model file is a plain crfsuite model (no pickle); `models/ner-crf.crfsuite` is the default,
 trained by `workbench train ner` (see models/MODEL_CARD.md)."""
@@ -15,7 +15,8 @@ from pathlib import Path
 import pycrfsuite
 
 from .calibration import Calibration
-from .crf_features import FeatureBuilder, gazetteer_tags
+from .crf_features import gazetteer_tags
+from .crf_sequence import FeatureBuilder
 from .gazetteer import Gazetteer
 from .rules import Candidate
 from .text import Token, proclitic_readings

@@ -14,7 +14,8 @@ import sklearn_crfsuite
 from ..errors import InputError
 from .calibration import Calibration
 from .conll import Sentence
-from .crf_features import gazetteer_tags, sequence_features
+from .crf_features import gazetteer_tags
+from .crf_sequence import sequence_features
 from .engine import LIST_SCORE, default_gazetteer, list_candidates
 from .gazetteer import Gazetteer
 from .text import normalise, tokenise
