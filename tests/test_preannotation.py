@@ -3,7 +3,8 @@ All texts are made up for these tests."""
 import pytest
 
 from workbench.preannotation import Prediction, default_preannotator
-from workbench.preannotation.text import normalise, proclitic_readings
+from workbench.preannotation.rules import find_dates
+from workbench.preannotation.text import normalise, proclitic_readings, tokenise
 
 TARGETS = ["أوكرانيا", "روسيا"]
 
@@ -148,6 +149,18 @@ def test_date_expressions(annotator, phrase):
 @pytest.mark.parametrize("phrase", ["6 أشهر", "30 يوما", "ستة أشهر", "مؤخرًا"])
 def test_durations_and_adverbs_are_not_dates(annotator, phrase):
     assert [s for s in spans(annotator, f"استمر القتال {phrase} دون توقف.") if s[0] == "DATE"] == []
+
+
+DATE_TEXTS = ["وأعلن ذلك يوم الثلاثاء 12 يونيو 2024 وبالأمس ومساء الجمعة، وفي 2023 وعام 2021 أيضا.",
+              "حدث ذلك قبل نحو أسبوعين وهذه السنة والأشهر الأخيرة، اب/أغسطس 2020 و5th, April 2024.",
+              "2024يناير و١٢ شباط، كانون الثاني/يناير الماضي وللعام الماضي وفالخميس والسبت_الماضي", "", "أمس"]
+
+
+@pytest.mark.parametrize("text", DATE_TEXTS)
+def test_dates_tried_at_token_starts_are_the_full_scans_dates(text):
+    norm = normalise(text).text
+    assert find_dates(norm, tokenise(norm)) == find_dates(norm)
+    assert find_dates(norm) or not norm.strip() or "_" in norm
 
 
 def test_lead_ins_are_left_out_of_dates(annotator):

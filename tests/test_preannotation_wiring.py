@@ -12,7 +12,7 @@ from workbench.preannotation.conll import read_conll
 from workbench.preannotation.configured import configured_preannotator
 from workbench.preannotation.crf import CrfTagger
 from workbench.preannotation.crf_features import core_form, gazetteer_tags
-from workbench.preannotation.crf_sequence import FeatureBuilder, sequence_features
+from workbench.preannotation.crf_sequence import sequence_features
 from workbench.preannotation.engine import CrfLayer, Document, PreAnnotationEngine, default_gazetteer
 from workbench.preannotation.ner_training import train_crf
 from workbench.preannotation.rules import Candidate
@@ -143,18 +143,6 @@ def test_posterior_decoding_adds_names_viterbi_left_out(model):
     assert len(viterbi) < len(everything)
 
 
-def test_run_time_features_are_the_training_features_the_model_knows(model):
-    norm, tokens = tokens_of("قال وسيم الخطيب إن الوضع في مدينة قطنا هادئ.")
-    tagger = CrfTagger(model)
-    tags = gazetteer_tags(tokens, [])
-    known = tagger.features.known
-    pruned = tagger.features.sequence(norm.text, tokens, tags)
-    full = sequence_features(norm.text, tokens, tags)
-    assert [tuple(f for f in row if f in known or f.endswith("edge")) for row in full] == list(pruned)
-    assert sum(map(len, pruned)) < sum(map(len, full))
-    assert FeatureBuilder().sequence(norm.text, tokens, tags) == full
-
-
 def test_neighbour_features_reach_two_tokens_either_side():
     norm, tokens = tokens_of("قال الرئيس محمد بن سلمان")
     middle = sequence_features(norm.text, tokens, ["O"] * 5)[2]
@@ -177,8 +165,11 @@ class FixedTagger:
     def __init__(self, spans):
         self.spans = spans
 
-    def candidates(self, text, tokens, list_spans, gazetteer, min_score):
-        return [Candidate(text.index(s), text.index(s) + len(s), "ORG", 0.9, "crf") for s in self.spans]
+    def tag_many(self, documents):
+        return [[(text.index(s), text.index(s) + len(s)) for s in self.spans] for text, _, _ in documents]
+
+    def candidates_from(self, tokens, tagged, gazetteer, min_score):
+        return [Candidate(start, end, "ORG", 0.9, "crf") for start, end in tagged]
 
 
 @pytest.mark.parametrize("text,span,kept", [

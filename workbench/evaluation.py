@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .preannotation.base import STANCE_LABELS
+from .preannotation.base import STANCE_LABELS, annotate_all
 from .preannotation.conll import read_conll
 
 POLAR_LABELS = ("FAVOR", "AGAINST")
@@ -96,8 +96,7 @@ def map_labels(entities: list[dict], label_map: dict[str, str] | None) -> list[d
 def predict(docs: list[GoldDoc], annotator, label_map: dict[str, str] | None = None, progress=None) -> list:
     """(entities, stance) per document, entities mapped like the gold."""
     results = []
-    for doc in (progress(docs) if progress else docs):
-        prediction = annotator.annotate(doc.text)
+    for _, prediction in annotate_all(annotator, progress(docs) if progress else docs, lambda doc: doc.text):
         stance = {target: value["label"] for target, value in prediction.stance.items()}
         results.append((map_labels(prediction.entities, label_map), stance))
     return results

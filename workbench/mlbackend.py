@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, request
 
 from .app import settings
 from .errors import InputError, Unauthorized
+from .preannotation.base import annotate_all
 from .preannotation.configured import configured_preannotator
 from .scheme import load_scheme
 from .tasks import prediction_result
@@ -42,12 +43,14 @@ def predict_tasks(tasks: list[dict]) -> list[dict]:
     """One prediction per task, in order, for tasks as Label Studio sends them ({"id", "data": {"text"}})."""
     scheme = load_scheme(settings().tasks_dir)
     annotator = current_annotator()
-    results = []
+    texts = []
     for index, task in enumerate(tasks):
         text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
         if not isinstance(text, str):
             raise InputError(f"task {index} has no data.text", errors={f"tasks[{index}].data.text": "missing"})
-        prediction = annotator.annotate(text)
+        texts.append(text)
+    results = []
+    for text, prediction in annotate_all(annotator, texts):
         results.append({"result": prediction_result(text, prediction.entities, prediction.stance, scheme),
                         "score": round(prediction.score, 4), "model_version": annotator.model_version})
     return results

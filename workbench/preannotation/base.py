@@ -1,6 +1,7 @@
 """The pre-annotator interface: what every pre-annotator returns and how it is called."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,3 +32,27 @@ class PreAnnotator(Protocol):
 
     def annotate(self, text: str) -> Prediction:
         ...
+
+
+BATCH_SIZE = 32  # texts per annotate_many call: the CRF decodes their sentences together
+
+
+def annotate_all(annotator, items: Iterable, text_of=lambda item: item,
+                 batch_size: int = BATCH_SIZE) -> Iterator[tuple[object, Prediction]]:
+    """(item, prediction) for each item, in order; texts go to the annotator in batches when it
+    has annotate_many (much faster per text), one by one otherwise."""
+    many = getattr(annotator, "annotate_many", None)
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == batch_size or many is None:
+            yield from _annotated(annotator, many, batch, text_of)
+            batch = []
+    yield from _annotated(annotator, many, batch, text_of)
+
+
+def _annotated(annotator, many, batch: list, text_of) -> Iterator[tuple[object, Prediction]]:
+    if not batch:
+        return
+    texts = [text_of(item) for item in batch]
+    yield from zip(batch, many(texts) if many else [annotator.annotate(texts[0])])

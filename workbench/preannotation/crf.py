@@ -12,11 +12,13 @@ import re
 from bisect import bisect_right
 from pathlib import Path
 
+import numpy as np
 import pycrfsuite
 
 from .calibration import Calibration
+from .crf_decode import decode
 from .crf_features import gazetteer_tags
-from .crf_sequence import FeatureBuilder
+from .crf_sequence import LabelScores
 from .gazetteer import Gazetteer
 from .rules import Candidate
 from .text import Token, proclitic_readings
@@ -28,9 +30,6 @@ SENTENCE_BREAK_RE = re.compile(r"[.!?؟\n]")
 # With a threshold, a token whose O marginal is below it is tagged as part of a name
 # (_posterior_tags); 0 keeps plain Viterbi: 0.5 gave the same pooled CV F1 (BENCHMARKS.md), more slowly.
 O_THRESHOLD = 0.0
-# Attributes whose weights are all smaller than this are not sent to crfsuite (speed; the F1
-# change on the ANERcorp CV folds is in BENCHMARKS.md).
-MIN_WEIGHT = 0.1
 
 
 def sentence_slices(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
@@ -42,10 +41,11 @@ def sentence_slices(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:])) if tokens else []
 
 
-def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """(first, last, label) token ranges of a BIO sequence; a stray I- starts a span."""
+def bio_spans(tags: list[str], positions: list[int] | None = None) -> list[tuple[int, int, str]]:
+    """(first, last, label) token ranges of a BIO sequence; a stray I- starts a span. With
+    `positions`, tags holds only the non-O tags, at those (ascending) token positions."""
     spans: list[list] = []
-    for i, tag in enumerate(tags):
+    for i, tag in zip(positions if positions is not None else range(len(tags)), tags):
         if tag == "O":
             continue
         prefix, label = tag[0], tag[2:]
@@ -72,11 +72,19 @@ def proclitic_length(word: str, gazetteer: Gazetteer) -> int:
     return 0
 
 
-def weighty_attributes(tagger: pycrfsuite.Tagger, min_weight: float) -> frozenset[str]:
-    """The attributes with a weight of at least min_weight (absolute) for some label: the only
-    ones worth giving crfsuite, whose time grows with the number of attributes per token."""
-    return frozenset(attribute for (attribute, _), weight in tagger.info().state_features.items()
-                     if abs(weight) >= min_weight)
+def model_weights(tagger: pycrfsuite.Tagger) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
+    """The model's labels, its state weights as attribute → weight per label, and its
+    (from label, to label) transition weights."""
+    labels = tagger.labels()
+    index = {label: k for k, label in enumerate(labels)}
+    info = tagger.info()
+    weights: dict[str, np.ndarray] = {}
+    for (attribute, label), weight in info.state_features.items():
+        weights.setdefault(attribute, np.zeros(len(labels)))[index[label]] = weight
+    transitions = np.zeros((len(labels), len(labels)))
+    for (before, after), weight in info.transitions.items():
+        transitions[index[before], index[after]] = weight
+    return labels, weights, transitions
 
 
 def read_calibration(model_path: Path) -> Calibration | None:
@@ -89,50 +97,79 @@ def read_calibration(model_path: Path) -> Calibration | None:
 
 
 class CrfTagger:
-    """Tags PER/ORG/GPE/LOC with a trained crfsuite model."""
+    """Tags PER/ORG/GPE/LOC with a trained crfsuite model. crfsuite reads the model file; the
+    tagging itself is crf_decode's, over label scores cached per word (crf_sequence.LabelScores)."""
 
-    def __init__(self, model_path: Path = DEFAULT_MODEL, o_threshold: float = O_THRESHOLD,
-                 min_weight: float = MIN_WEIGHT):
+    def __init__(self, model_path: Path = DEFAULT_MODEL, o_threshold: float = O_THRESHOLD):
         if not Path(model_path).is_file():
             raise FileNotFoundError(f"NER model not found: {model_path} (train one with `workbench train ner`)")
         self.model_path = Path(model_path)
-        self.tagger = pycrfsuite.Tagger()
-        self.tagger.open(str(model_path))
-        self.features = FeatureBuilder(weighty_attributes(self.tagger, min_weight))
-        self._encoded_features = FeatureBuilder(self.features.known, encoded=True)
-        self.entity_tags = [tag for tag in self.tagger.labels() if tag != "O"]
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(model_path))
+        self.labels, weights, self.transitions = model_weights(tagger)
+        tagger.close()
+        self.scores = LabelScores(weights, len(self.labels))
+        self.outside = self.labels.index("O")
         self.o_threshold = o_threshold
         self.calibration = read_calibration(self.model_path)
 
     def tag_tokens(self, text: str, tokens: list[Token],
                    list_spans: list[Candidate]) -> list[tuple[int, int, str, float]]:
         """(first, last, label, score) token spans over the whole text, sentence by sentence."""
-        features = self._encoded_features.sequence(text, tokens, gazetteer_tags(tokens, list_spans))
-        found = []
-        for first, last in sentence_slices(text, tokens):
-            self.tagger.set(features[first:last])
-            tags = self._posterior_tags(self.tagger.tag())
-            for a, b, label in bio_spans(tags):
-                score = sum(self.tagger.marginal(tags[k], k) for k in range(a, b + 1)) / (b - a + 1)
-                found.append((first + a, first + b, label, score))
+        return self.tag_many([(text, tokens, list_spans)])[0]
+
+    def tag_many(self, documents: list[tuple[str, list[Token], list[Candidate]]]
+                 ) -> list[list[tuple[int, int, str, float]]]:
+        """tag_tokens for many texts at once: their sentences are decoded together (faster)."""
+        emissions, slices, owners = [], [], []
+        offset = 0
+        for number, (text, tokens, list_spans) in enumerate(documents):
+            emissions.append(self.scores.sequence(text, tokens, gazetteer_tags(tokens, list_spans)))
+            for first, last in sentence_slices(text, tokens):
+                slices.append((offset + first, offset + last))
+                owners.append((number, first))
+            offset += len(tokens)
+        found: list[list] = [[] for _ in documents]
+        if not slices:
+            return found
+        decoded = decode(np.concatenate(emissions), slices, self.transitions, self.outside,
+                         every_marginal=self.o_threshold > 0)
+        for (number, first), (best, probabilities) in zip(owners, decoded):
+            if probabilities is not None:
+                found[number] += self._spans(first, best, probabilities)
         return found
 
-    def _posterior_tags(self, tags: list[str]) -> list[str]:
+    def _spans(self, first: int, best: np.ndarray, probabilities: np.ndarray) -> list[tuple[int, int, str, float]]:
+        chosen = self._posterior_tags(best, probabilities)
+        named = np.flatnonzero(chosen != self.outside)
+        probability = dict(zip(named.tolist(), probabilities[named, chosen[named]].tolist()))
+        tags = [self.labels[j] for j in chosen[named].tolist()]
+        return [(first + a, first + b, label, sum(probability[k] for k in range(a, b + 1)) / (b - a + 1))
+                for a, b, label in bio_spans(tags, named.tolist())]
+
+    def _posterior_tags(self, chosen: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """Viterbi tags, except that a token tagged O whose O marginal is below the threshold
         takes its most probable entity tag: Viterbi is precise but misses names (recall 0.6)."""
         if self.o_threshold <= 0:
-            return tags
-        marginal = self.tagger.marginal
-        for k, tag in enumerate(tags):
-            if tag == "O" and marginal("O", k) < self.o_threshold:
-                tags[k] = max(self.entity_tags, key=lambda t: marginal(t, k))
-        return tags
+            return chosen
+        chosen = chosen.copy()
+        n = len(chosen)
+        low = (chosen == self.outside) & (probabilities[:n, self.outside] < self.o_threshold)
+        entity = probabilities[:n].copy()
+        entity[:, self.outside] = -1.0
+        chosen[low] = entity[low].argmax(axis=1)
+        return chosen
 
     def candidates(self, text: str, tokens: list[Token], list_spans: list[Candidate], gazetteer: Gazetteer,
                    min_score: float = 0.0) -> list[Candidate]:
         """Spans for the engine, proclitics left out (the scheme's convention)."""
+        return self.candidates_from(tokens, self.tag_tokens(text, tokens, list_spans), gazetteer, min_score)
+
+    def candidates_from(self, tokens: list[Token], tagged: list[tuple[int, int, str, float]], gazetteer: Gazetteer,
+                        min_score: float = 0.0) -> list[Candidate]:
+        """candidates, from tag_tokens' (or tag_many's) result for the tokens."""
         found = []
-        for first, last, label, score in self.tag_tokens(text, tokens, list_spans):
+        for first, last, label, score in tagged:
             if score < min_score:
                 continue
             prefix = proclitic_length(tokens[first].text, gazetteer)

@@ -1,66 +1,51 @@
-"""Feature sequences for the CRF: each token's features are the concatenation of cached parts,
-its own word's (crf_features.word_features), its four neighbours' (neighbour_features) and a small
-context key (name-list tags and punctuation gaps around it). Training and tagging build them here
-the same way."""
+"""How the CRF sees a token: the concatenation of cached parts, its own word's features
+(crf_features.word_features), what each of its four neighbours says to it (neighbour_features)
+and a small context key (the name-list tags of the five tokens around it and the punctuation
+gaps on either side).
+
+Training needs the feature strings (FeatureBuilder). Tagging only needs their summed weights per
+label, and a sum of parts is the sum of the parts' sums: LabelScores keeps one label-score
+vector per word and part, so a word seen before costs a table lookup instead of its features."""
 from __future__ import annotations
+
+import numpy as np
 
 from .crf_features import EDGES, gap_class, neighbour_features, word_features
 from .text import Token, words_of
 
+CONTEXT_NAMES = ("-2g=", "-1g=", "g=", "1g=", "2g=", "gb=", "ga=")
+# neighbour_features(word)[k] is read by the token at this offset from the word.
+NEIGHBOUR_OFFSETS = (1, 2, -1, -2)
+
+
+def context_keys(text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
+    """Per token: (name-list tag two before, one before, own, one after, two after, gap before, gap after)."""
+    tags = ["^", "^"] + gaz_tags + ["$", "$"]
+    gaps = ["^"] + [gap_class(text[tokens[i - 1].end:tokens[i].start]) for i in range(1, len(tokens))] + ["$"]
+    return list(zip(tags, tags[1:], tags[2:], tags[3:], tags[4:], gaps, gaps[1:]))
+
+
+def context_features(key: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name + value for name, value in zip(CONTEXT_NAMES, key))
+
 
 class FeatureBuilder:
-    """Feature tuples per token; with `known` (a model's attributes) only those it has weights for.
-    With `encoded`, the features are UTF-8 bytes: crfsuite then takes them without encoding every
-    string of every token again (most of its time per article)."""
+    """Feature tuples per token, with every part cached."""
 
-    def __init__(self, known: frozenset[str] | None = None, encoded: bool = False):
-        self.known = known
-        self.encoded = encoded
-        self.edges = tuple(self._kept_all(part) for part in EDGES)
+    def __init__(self):
         self._own: dict[str, tuple[str, ...]] = {}
         self._neighbours: dict[str, tuple[tuple[str, ...], ...]] = {}
-        self._small: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-    def _kept_all(self, features) -> tuple[str, ...]:
-        return tuple(f.encode() for f in features) if self.encoded else tuple(features)
-
-    def _kept(self, features) -> tuple[str, ...]:
-        return self._kept_all(features if self.known is None else [f for f in features if f in self.known])
-
-    def own(self, word: str) -> tuple[str, ...]:
-        found = self._own.get(word)
-        if found is None:
-            found = self._own[word] = self._kept(word_features(word))
-        return found
-
-    def neighbours(self, word: str) -> tuple[tuple[str, ...], ...]:
-        found = self._neighbours.get(word)
-        if found is None:
-            found = self._neighbours[word] = tuple(self._kept(part) for part in neighbour_features(word))
-        return found
-
-    def tags_and_gaps(self, key: tuple[str, ...]) -> tuple[str, ...]:
-        """The features of (tag two before, one before, own, one after, two after, gap before,
-        gap after); cached, as few combinations occur."""
-        found = self._small.get(key)
-        if found is None:
-            names = ("-2g=", "-1g=", "g=", "1g=", "2g=", "gb=", "ga=")
-            found = self._small[key] = self._kept(name + value for name, value in zip(names, key))
-        return found
+        self._context: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
         """One feature tuple per token of the text."""
-        n = len(tokens)
         words = words_of(tokens)
-        # The caches are read inline (a method call per token and table costs more than the lookup).
-        own_of, near_of, around_of, edges = self._own, self._neighbours, self._small, self.edges
-        own = [own_of[w] if w in own_of else self.own(w) for w in words]
-        # near[i + 2] is token i's
-        near = [edges, edges] + [near_of[w] if w in near_of else self.neighbours(w) for w in words] + [edges, edges]
-        tags = ["^", "^"] + gaz_tags + ["$", "$"]
-        gaps = ["^"] + [gap_class(text[tokens[i - 1].end:tokens[i].start]) for i in range(1, n)] + ["$"]
-        around = [around_of[key] if key in around_of else self.tags_and_gaps(key)
-                  for key in zip(tags, tags[1:], tags[2:], tags[3:], tags[4:], gaps, gaps[1:])]
+        own = [self._own[w] if w in self._own else self._own.setdefault(w, word_features(w)) for w in words]
+        near = [EDGES, EDGES] + [self._neighbours[w] if w in self._neighbours
+                                 else self._neighbours.setdefault(w, neighbour_features(w)) for w in words]
+        near += [EDGES, EDGES]  # near[i + 2] is token i's
+        around = [self._context[key] if key in self._context else self._context.setdefault(key, context_features(key))
+                  for key in context_keys(text, tokens, gaz_tags)]
         return [(*mine, *left[0], *far_left[1], *right[2], *far_right[3], *context)
                 for mine, far_left, left, right, far_right, context in zip(own, near, near[1:], near[3:], near[4:],
                                                                            around)]
@@ -72,3 +57,70 @@ TRAINING_FEATURES = FeatureBuilder()
 def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
     """All features, as training sees them."""
     return TRAINING_FEATURES.sequence(text, tokens, gaz_tags)
+
+
+class LabelScores:
+    """Per token, the summed weights of its features for each label ((tokens, labels) array),
+    from a model's state weights (attribute → weight per label). Words are numbered as they are
+    first seen; row i of `_parts` holds word i's five score vectors (own, then one per neighbour
+    position). `max_words` bounds the tables of a long-running process: past it they start again."""
+
+    def __init__(self, weights: dict[str, np.ndarray], labels: int, max_words: int = 200_000):
+        self.weights = weights
+        self.labels = labels
+        self.max_words = max_words
+        self.edges = np.array([self._sum(part) for part in EDGES])
+        self._reset()
+
+    def _reset(self) -> None:
+        self._word_ids: dict[str, int] = {}
+        self._parts = np.zeros((1024, 5, self.labels))
+        self._context_ids: dict[tuple[str, ...], int] = {}
+        self._context = np.zeros((64, self.labels))
+
+    def _sum(self, features) -> np.ndarray:
+        total = np.zeros(self.labels)
+        for feature in features:
+            weight = self.weights.get(feature)
+            if weight is not None:
+                total += weight
+        return total
+
+    def _word_id(self, word: str) -> int:
+        index = len(self._word_ids)
+        if index == len(self._parts):
+            self._parts = np.concatenate([self._parts, np.zeros_like(self._parts)])
+        self._parts[index, 0] = self._sum(word_features(word))
+        for k, part in enumerate(neighbour_features(word), start=1):
+            self._parts[index, k] = self._sum(part)
+        self._word_ids[word] = index
+        return index
+
+    def _context_id(self, key: tuple[str, ...]) -> int:
+        index = len(self._context_ids)
+        if index == len(self._context):
+            self._context = np.concatenate([self._context, np.zeros_like(self._context)])
+        self._context[index] = self._sum(context_features(key))
+        self._context_ids[key] = index
+        return index
+
+    def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str]) -> np.ndarray:
+        if not tokens:
+            return np.zeros((0, self.labels))
+        if len(self._word_ids) + len(tokens) > self.max_words:
+            self._reset()
+        keys = context_keys(text, tokens, gaz_tags)
+        word_ids, context_ids = self._word_ids, self._context_ids
+        words = [word_ids[w] if w in word_ids else self._word_id(w) for w in words_of(tokens)]
+        contexts = [context_ids[k] if k in context_ids else self._context_id(k) for k in keys]
+        parts = self._parts[words]
+        scores = parts[:, 0] + self._context[contexts]
+        n = len(words)
+        for part, offset in enumerate(NEIGHBOUR_OFFSETS, start=1):
+            if offset > 0:  # a word's part for the token `offset` after it
+                scores[offset:] += parts[:n - offset, part]
+                scores[:offset] += self.edges[part - 1]
+            else:
+                scores[:n + offset] += parts[-offset:, part]
+                scores[n + offset:] += self.edges[part - 1]
+        return scores

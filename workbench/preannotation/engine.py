@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,10 +86,12 @@ def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
 
 @dataclass
 class Document:
-    """What every layer reads: the normalised text, its tokens and the name-list matches."""
+    """What every layer reads: the normalised text, its tokens and the name-list matches;
+    `prepared` holds what a layer computed for many documents at once (CrfLayer.prepare)."""
     norm: NormalisedText
     tokens: list[Token]
     list_spans: list[Candidate]
+    prepared: dict = field(default_factory=dict)
 
 
 class RulesLayer:
@@ -106,7 +108,7 @@ class RulesLayer:
         return outside_ranges(spans, "NORP", language_list_ranges(text, tokens, self.gazetteer))
 
     def _rule_candidates(self, text: str, tokens: list[Token]) -> list[Candidate]:
-        return (find_dates(text)
+        return (find_dates(text, tokens)
                 + find_titled_persons(text, tokens, self.gazetteer)
                 + find_institutions(text, tokens, self.gazetteer)
                 + find_described_orgs(text, tokens, self.gazetteer)
@@ -124,9 +126,17 @@ class CrfLayer:
         self.gazetteer = gazetteer
         self.min_score = min_score
 
+    def prepare(self, docs: list[Document]) -> None:
+        """Tags all the documents in one go (the tagger decodes their sentences together)."""
+        tagged = self.tagger.tag_many([(doc.norm.text, doc.tokens, doc.list_spans) for doc in docs])
+        for doc, found in zip(docs, tagged):
+            doc.prepared[self.name] = found
+
     def spans(self, doc: Document, taken: list[Candidate]) -> list[Candidate]:
         text = doc.norm.text
-        found = self.tagger.candidates(text, doc.tokens, doc.list_spans, self.gazetteer, self.min_score)
+        if self.name not in doc.prepared:
+            self.prepare([doc])
+        found = self.tagger.candidates_from(doc.tokens, doc.prepared[self.name], self.gazetteer, self.min_score)
         return resolve_overlaps([c for c in found if not self._is_field_label(text, c)], taken=taken)
 
     def _is_field_label(self, text: str, span: Candidate) -> bool:
@@ -156,9 +166,23 @@ class PreAnnotationEngine:
         return f"{self.name}-{self.version}"
 
     def annotate(self, text: str) -> Prediction:
+        return self.annotate_many([text])[0]
+
+    def annotate_many(self, texts: list[str]) -> list[Prediction]:
+        """annotate for each text; layers that can work on many documents at once do so."""
+        docs = [self._document(text) for text in texts]
+        for layer in self.layers:
+            if hasattr(layer, "prepare"):
+                layer.prepare(docs)
+        return [self._annotate_document(doc) for doc in docs]
+
+    def _document(self, text: str) -> Document:
         norm = normalise(text)
         tokens = tokenise(norm.text)
-        doc = Document(norm, tokens, list_candidates(norm.text, tokens, self.gazetteer, LIST_SCORE, "list"))
+        return Document(norm, tokens, list_candidates(norm.text, tokens, self.gazetteer, LIST_SCORE, "list"))
+
+    def _annotate_document(self, doc: Document) -> Prediction:
+        norm, tokens = doc.norm, doc.tokens
         spans: list[Candidate] = []
         for layer in self.layers:
             spans = layer.spans(doc, spans)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from .. import offsets
 from ..errors import InputError
 from ..models import Article, PreAnnotation
+from .base import annotate_all
 
 
 @dataclass
@@ -30,8 +31,7 @@ def preannotate_pending(session: Session, annotator, entity_labels: list[str], p
         PreAnnotation.model_version == annotator.model_version)))
     todo = [r for r in revisions if r.id not in done]
     report.already_done = len(revisions) - len(todo)
-    for revision in (progress(todo) if progress else todo):
-        prediction = annotator.annotate(revision.text)
+    for revision, prediction in annotate_all(annotator, progress(todo) if progress else todo, lambda r: r.text):
         try:
             spans = offsets.checked_spans(revision.text, prediction.entities, entity_labels)
         except ValueError as exc:
