@@ -21,8 +21,19 @@ NEIGHBOUR_OFFSETS = (1, 2, -1, -2)
 def context_keys(text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
     """Per token: (name-list tag two before, one before, own, one after, two after, gap before, gap after)."""
     tags = ["^", "^"] + gaz_tags + ["$", "$"]
-    gaps = ["^"] + [gap_class(text[tokens[i - 1].end:tokens[i].start]) for i in range(1, len(tokens))] + ["$"]
+    classes = _GAP_CLASSES  # read inline: most gaps are one space, and a call per token costs more
+    gaps = ["^"] + [classes.get(gap) or _gap_class(gap)
+                    for gap in (text[left.end:right.start] for left, right in zip(tokens, tokens[1:]))] + ["$"]
     return list(zip(tags, tags[1:], tags[2:], tags[3:], tags[4:], gaps, gaps[1:]))
+
+
+_GAP_CLASSES: dict[str, str] = {}
+
+
+def _gap_class(gap: str) -> str:
+    if len(_GAP_CLASSES) < 4096:
+        _GAP_CLASSES[gap] = gap_class(gap)
+    return gap_class(gap)
 
 
 def context_features(key: tuple[str, ...]) -> tuple[str, ...]:

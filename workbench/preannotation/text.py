@@ -110,14 +110,14 @@ def joined_as_name(text: str, left: Token, right: Token) -> bool:
 
 
 @lru_cache(maxsize=8)
-def stem_positions(words: tuple[str, ...]) -> dict[str, list[int]]:
-    """Stem (of any proclitic reading) → indexes of the words read so; cached, because every
-    name list and rule table of a document looks its first words up here."""
+def stem_positions(words: tuple[str, ...]) -> tuple[dict[str, list[int]], frozenset[str]]:
+    """Stem (of any proclitic reading) → indexes of the words read so, and the set of those stems;
+    cached, because every name list and rule table of a document looks its first words up here."""
     positions: dict[str, list[int]] = {}
     for i, word in enumerate(words):
         for stem in reading_stems(word):
             positions.setdefault(stem, []).append(i)
-    return positions
+    return positions, frozenset(positions)
 
 
 _text_of = attrgetter("text")
@@ -138,9 +138,9 @@ def words_of(tokens: Sequence[Token]) -> tuple[str, ...]:
 
 def starts_of(tokens: Sequence[Token], first_words) -> list[int]:
     """Indexes, in order, of the tokens that can be read as one of the first words."""
-    positions = stem_positions(words_of(tokens))
+    positions, stems = stem_positions(words_of(tokens))
     found: set[int] = set()
-    for stem in positions.keys() & first_words:
+    for stem in stems & first_words:  # two sets: Python walks the smaller one
         found.update(positions[stem])
     return sorted(found)
 
