@@ -4,11 +4,11 @@ clear margin, because most news is neutral reporting."""
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 
 from .rules import nisba_forms
-from .text import NormalisedText, Token, normalise_word, proclitic_readings, reading_stems
+from .text import NormalisedText, Token, normalise_word, proclitic_readings, stem_positions, words_of
 
 TARGET_ALIASES = {
     "أوكرانيا": ["أوكرانيا", "كييف", "كيف", "زيلينسكي", "زيلنسكي", *nisba_forms("أوكراني")],
@@ -54,22 +54,23 @@ def target_aliases(target: str) -> frozenset[str]:
     return _normalised_set(TARGET_ALIASES.get(target, [target]))
 
 
-def sentences(norm: NormalisedText, tokens: list[Token]) -> list[list[Token]]:
-    """Tokens grouped by sentence (split at . ! ? ؟ and line breaks)."""
+def sentence_bounds(norm: NormalisedText, tokens: list[Token]) -> list[tuple[int, int]]:
+    """[first, end) token ranges of the sentences (split at . ! ? ؟ and line breaks); they cover
+    every token, as no token holds a break character."""
     starts = [token.start for token in tokens]
-    groups: list[list[Token]] = []
+    bounds = []
     index = 0
     for match in SENTENCE_RE.finditer(norm.text):
         end = bisect_left(starts, match.end(), index)
         if end > index:
-            groups.append(tokens[index:end])
+            bounds.append((index, end))
         index = end
-    return groups
+    return bounds
 
 
-def _group_stems(group: list[Token]) -> frozenset[str]:
-    """The stems of every reading of every word of a sentence, gathered once for all targets."""
-    return frozenset().union(*[reading_stems(token.text) for token in group])
+def sentences(norm: NormalisedText, tokens: list[Token]) -> list[list[Token]]:
+    """Tokens grouped by sentence."""
+    return [tokens[first:end] for first, end in sentence_bounds(norm, tokens)]
 
 
 def _polarity(group: list[Token]) -> tuple[int, int]:
@@ -81,18 +82,39 @@ def _polarity(group: list[Token]) -> tuple[int, int]:
     return positive, negative
 
 
-def stance_towards(norm: NormalisedText, groups: list[list[Token]], group_stems: list[frozenset[str]],
-                   target: str, other_targets: list[str]) -> dict:
+class SentenceIndex:
+    """A document's sentences and which of them name a word (any proclitic reading), from the
+    document's stem index: no per-sentence word sets."""
+
+    def __init__(self, norm: NormalisedText, tokens: list[Token]):
+        self.tokens = tokens
+        self.bounds = sentence_bounds(norm, tokens)
+        self.firsts = [first for first, _ in self.bounds]
+        self.positions, _ = stem_positions(words_of(tokens))
+        self._polarity: dict[int, tuple[int, int]] = {}
+
+    def naming(self, words: frozenset[str]) -> set[int]:
+        return {bisect_right(self.firsts, i) - 1 for word in words for i in self.positions.get(word, ())}
+
+    def group(self, k: int) -> list[Token]:
+        first, end = self.bounds[k]
+        return self.tokens[first:end]
+
+    def polarity(self, k: int) -> tuple[int, int]:
+        if k not in self._polarity:
+            self._polarity[k] = _polarity(self.group(k))
+        return self._polarity[k]
+
+
+def stance_towards(norm: NormalisedText, index: SentenceIndex, target: str, other_targets: list[str]) -> dict:
     """Stance toward one target. Sentences that also name another target are skipped: a word
     like غزو there says nothing about which side it blames."""
-    aliases = target_aliases(target)
     others = frozenset().union(*(target_aliases(t) for t in other_targets))
     scored = []
-    for group, stems in zip(groups, group_stems):
-        if not aliases.isdisjoint(stems) and others.isdisjoint(stems):
-            positive, negative = _polarity(group)
-            if positive or negative:
-                scored.append((positive, negative, group))
+    for k in sorted(index.naming(target_aliases(target)) - index.naming(others)):
+        positive, negative = index.polarity(k)
+        if positive or negative:
+            scored.append((positive, negative, index.group(k)))
     positive = sum(p for p, _, _ in scored)
     negative = sum(n for _, n, _ in scored)
     label, score = _decide(positive, negative)
@@ -122,7 +144,5 @@ def _evidence(norm: NormalisedText, scored: list, label: str) -> list[dict]:
 
 
 def predict_stance(norm: NormalisedText, tokens: list[Token], targets: list[str]) -> dict:
-    groups = sentences(norm, tokens)
-    group_stems = [_group_stems(group) for group in groups]
-    return {target: stance_towards(norm, groups, group_stems, target, [t for t in targets if t != target])
-            for target in targets}
+    index = SentenceIndex(norm, tokens)
+    return {target: stance_towards(norm, index, target, [t for t in targets if t != target]) for target in targets}
