@@ -126,13 +126,21 @@ def test_viterbi_and_marginals_match_brute_force_on_ragged_batches():
         assert np.allclose(probabilities[k, :last - first], expected_probabilities)
 
 
-def test_decode_leaves_out_marginals_of_sentences_without_names():
+def test_decode_leaves_out_sentences_without_names():
     transitions = np.zeros((2, 2))
     emissions = np.array([[5.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 0.0]])
     found = decode(emissions, [(0, 2), (2, 4)], transitions, outside=0)
-    assert found[0][0].tolist() == [0, 0] and found[0][1] is None
-    assert found[1][0].tolist() == [1, 0] and found[1][1].shape == (2, 2)
-    assert decode(emissions, [(0, 2)], transitions, outside=0, every_marginal=True)[0][1] is not None
+    assert found[0] is None
+    labels, probability = found[1]
+    assert labels == [1, 0] and probability == pytest.approx([np.exp(5) / (1 + np.exp(5))] * 2)
+
+
+def test_decode_with_a_threshold_gives_low_outside_positions_their_best_other_label():
+    transitions = np.zeros((3, 3))
+    emissions = np.array([[1.0, 0.8, 0.0], [3.0, 0.0, 0.0]])
+    assert decode(emissions, [(0, 2)], transitions, outside=0)[0] is None
+    labels, _ = decode(emissions, [(0, 2)], transitions, outside=0, o_threshold=0.5)[0]
+    assert labels == [1, 0]
 
 
 def test_length_groups_bound_the_padding():

@@ -41,11 +41,10 @@ def sentence_slices(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:])) if tokens else []
 
 
-def bio_spans(tags: list[str], positions: list[int] | None = None) -> list[tuple[int, int, str]]:
-    """(first, last, label) token ranges of a BIO sequence; a stray I- starts a span. With
-    `positions`, tags holds only the non-O tags, at those (ascending) token positions."""
+def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """(first, last, label) token ranges of a BIO sequence; a stray I- starts a span."""
     spans: list[list] = []
-    for i, tag in zip(positions if positions is not None else range(len(tags)), tags):
+    for i, tag in enumerate(tags):
         if tag == "O":
             continue
         prefix, label = tag[0], tag[2:]
@@ -132,33 +131,16 @@ class CrfTagger:
         found: list[list] = [[] for _ in documents]
         if not slices:
             return found
-        decoded = decode(np.concatenate(emissions), slices, self.transitions, self.outside,
-                         every_marginal=self.o_threshold > 0)
-        for (number, first), (best, probabilities) in zip(owners, decoded):
-            if probabilities is not None:
-                found[number] += self._spans(first, best, probabilities)
+        decoded = decode(np.concatenate(emissions), slices, self.transitions, self.outside, self.o_threshold)
+        for (number, first), sentence in zip(owners, decoded):
+            if sentence is not None:
+                found[number] += self._spans(first, *sentence)
         return found
 
-    def _spans(self, first: int, best: np.ndarray, probabilities: np.ndarray) -> list[tuple[int, int, str, float]]:
-        chosen = self._posterior_tags(best, probabilities)
-        named = np.flatnonzero(chosen != self.outside)
-        probability = dict(zip(named.tolist(), probabilities[named, chosen[named]].tolist()))
-        tags = [self.labels[j] for j in chosen[named].tolist()]
-        return [(first + a, first + b, label, sum(probability[k] for k in range(a, b + 1)) / (b - a + 1))
-                for a, b, label in bio_spans(tags, named.tolist())]
-
-    def _posterior_tags(self, chosen: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-        """Viterbi tags, except that a token tagged O whose O marginal is below the threshold
-        takes its most probable entity tag: Viterbi is precise but misses names (recall 0.6)."""
-        if self.o_threshold <= 0:
-            return chosen
-        chosen = chosen.copy()
-        n = len(chosen)
-        low = (chosen == self.outside) & (probabilities[:n, self.outside] < self.o_threshold)
-        entity = probabilities[:n].copy()
-        entity[:, self.outside] = -1.0
-        chosen[low] = entity[low].argmax(axis=1)
-        return chosen
+    def _spans(self, first: int, labels: list[int], probability: list[float]) -> list[tuple[int, int, str, float]]:
+        names = self.labels
+        return [(first + a, first + b, label, sum(probability[a:b + 1]) / (b - a + 1))
+                for a, b, label in bio_spans([names[k] for k in labels])]
 
     def candidates(self, text: str, tokens: list[Token], list_spans: list[Candidate], gazetteer: Gazetteer,
                    min_score: float = 0.0) -> list[Candidate]:
