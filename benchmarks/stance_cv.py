@@ -1,13 +1,16 @@
 """Stratified k-fold cross-validation of the stance classifier on a Mawqif-format CSV; prints the
 StanceEval score (macro-F1 over FAVOR and AGAINST per target, averaged over targets) pooled over
-the folds. Mawqif has no licence: research use only; no model from it is kept.
+the folds. The CSV's sentiment column, when present, trains the classifier's auxiliary sentiment
+views (inside the training folds only); --no-sentiment drops it, as for data without one.
+Mawqif has no licence: research use only; no model from it is kept.
 
-Usage: python benchmarks/stance_cv.py /work/shared/data/mawqif/train.csv [--folds 5] [--json]"""
+Usage: python benchmarks/stance_cv.py /work/shared/data/mawqif/train.csv [--folds 5] [--no-sentiment] [--json]"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from sklearn.model_selection import StratifiedKFold
@@ -20,9 +23,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("csv", type=Path)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--no-sentiment", action="store_true", help="train without the sentiment column")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     examples = read_stance_csv(args.csv)
+    if args.no_sentiment:
+        examples = [replace(e, sentiment=None) for e in examples]
     strata = [f"{e.target}|{e.label}" for e in examples]
     predicted = [""] * len(examples)
     folds = StratifiedKFold(args.folds, shuffle=True, random_state=13).split(examples, strata)
