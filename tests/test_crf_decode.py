@@ -10,7 +10,7 @@ from test_preannotation_models import synthetic_conll
 from workbench.preannotation.conll import read_conll
 from workbench.preannotation.crf import CrfTagger, bio_spans, model_weights, sentence_slices
 from workbench.preannotation.crf_decode import decode, length_groups, marginals, padded, viterbi
-from workbench.preannotation.crf_features import gazetteer_tags
+from workbench.preannotation.crf_features import NameScorer, gazetteer_tags
 from workbench.preannotation.crf_sequence import LabelScores, sequence_features
 from workbench.preannotation.engine import LIST_SCORE, default_gazetteer, list_candidates
 from workbench.preannotation.ner_training import train_crf
@@ -43,7 +43,7 @@ def crfsuite_spans(model, text, tokens, list_spans):
     """What crfsuite itself makes of the same features: Viterbi tags and mean marginals per span."""
     tagger = pycrfsuite.Tagger()
     tagger.open(str(model))
-    features = sequence_features(text, tokens, gazetteer_tags(tokens, list_spans))
+    features = sequence_features(text, tokens, gazetteer_tags(tokens, list_spans), NameScorer.for_model(model))
     found = []
     for first, last in sentence_slices(text, tokens):
         tagger.set(features[first:last])
@@ -78,9 +78,11 @@ def test_label_scores_are_the_summed_weights_of_the_training_features(model):
     labels, weights, _ = model_weights(tagger)
     text, tokens, list_spans = prepared(TEXTS[0])
     tags = gazetteer_tags(tokens, list_spans)
-    expected = np.array([sum((weights[f] for f in row if f in weights), np.zeros(len(labels)))
-                         for row in sequence_features(text, tokens, tags)])
-    scores = LabelScores(weights, len(labels))
+    scorer = NameScorer.for_model(model)
+    rows = sequence_features(text, tokens, tags, scorer)
+    assert any(f.startswith("nlP=") for row in rows for f in row)  # the model's name-likeness features are in
+    expected = np.array([sum((weights[f] for f in row if f in weights), np.zeros(len(labels))) for row in rows])
+    scores = LabelScores(weights, len(labels), scorer)
     assert np.allclose(scores.sequence(text, tokens, tags), expected)
     assert np.allclose(scores.sequence(text, tokens, tags), expected)  # again, from the cached rows
 

@@ -268,7 +268,8 @@ def train():
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Score calibration to store with the model (JSON from benchmarks/anercorp_cv.py --calibration-out).")
 def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines, calibration):
-    """Train the CRF entity tagger; writes the model file and its .json summary."""
+    """Train the CRF entity tagger; writes the model file, its .json summary and its
+    .names.json name-likeness scorer (a model is only used with the scorer next to it)."""
     from .errors import InputError
     from .preannotation.conll import read_conll
     from .preannotation.crf import CRF_LABELS, DEFAULT_MODEL
@@ -296,7 +297,10 @@ def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines, calibrat
               help="Mawqif-format CSV (text,target,stance) or a release's examples.jsonl.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the model (pickle).")
 def train_stance(data, out):
-    """Train the TF-IDF + logistic-regression stance classifier."""
+    """Train the stacked stance classifier: linear models over character, word and stemmed-word
+    n-grams (one per target with at least 100 examples, one shared), plus sentiment models when
+    the CSV has a sentiment column, combined per target by a logistic regression whose label
+    biases are tuned for F1 over FAVOR and AGAINST."""
     from .preannotation.stance_model import StanceClassifier, read_stance_data
     examples = read_stance_data(data)
     click.echo(f"training on {len(examples)} examples", err=True)

@@ -17,7 +17,7 @@ import pycrfsuite
 
 from .calibration import Calibration
 from .crf_decode import decode
-from .crf_features import gazetteer_tags
+from .crf_features import NameScorer, gazetteer_tags
 from .crf_sequence import LabelScores
 from .gazetteer import Gazetteer
 from .rules import Candidate
@@ -107,7 +107,7 @@ class CrfTagger:
         tagger.open(str(model_path))
         self.labels, weights, self.transitions = model_weights(tagger)
         tagger.close()
-        self.scores = LabelScores(weights, len(self.labels))
+        self.scores = LabelScores(weights, len(self.labels), NameScorer.for_model(self.model_path))
         self.outside = self.labels.index("O")
         self.o_threshold = o_threshold
         self.calibration = read_calibration(self.model_path)

@@ -1,15 +1,18 @@
 """The CRF's features: what a word says on its own (form, affixes of its proclitic-stripped
-core, trigger words, name-list words), what it says to its neighbours two tokens either side,
-the name-list tag of each token and the punctuation around it.
+core, trigger words, name-list words, its class in a dictionary of ordinary Arabic words), how
+name-like its letters look to the model's own NameScorer, what it says to its neighbours two
+tokens either side, the name-list tag of each token and the punctuation around it.
 
-Everything that depends on one word only is computed once per word and cached as a tuple; a
-token's features are then a concatenation of tuples. At run time the tuples keep only the
-attributes the model has weights for: the rest would cost crfsuite time and change nothing."""
+Everything that depends on one word only is computed once per word and cached as a tuple;
+crf_sequence puts a token's features together from those tuples."""
 from __future__ import annotations
 
+import json
+import math
 import re
 from bisect import bisect_right
 from functools import lru_cache
+from pathlib import Path
 
 from .rules import Candidate
 from .text import Token, proclitic_readings
@@ -24,6 +27,10 @@ PLACE_TRIGGERS = frozenset("""مدينه منطقه ولايه محافظه اق
 CORE_PREFIXES = ("وال", "فال", "بال", "كال", "لل", "ال", "وب", "ول", "و")
 PUNCT_CLASSES = (("q", "«»\"“”'"), ("c", "،,;؛"), ("p", ".!?؟"), ("b", "()[]"), ("k", ":"), ("h", "-‐–"))
 CUES = ("title", "orgtrig", "placetrig")
+# Generated from the arramooz dictionary: `python -m workbench.preannotation.ner_training words`.
+WORD_CLASSES_FILE = Path(__file__).parent / "data" / "arabic_words.tsv"
+# Pronoun suffixes tried when a word is not in the dictionary as written (حكومته → حكومه).
+ENCLITICS = ("هما", "كما", "هم", "هن", "كم", "ها", "نا", "ه", "ي", "ك")
 
 
 def core_form(word: str) -> str:
@@ -48,6 +55,124 @@ def name_word_labels() -> dict[str, frozenset[str]]:
     return {word: frozenset(found) for word, found in labels.items()}
 
 
+def verb_forms(past: str) -> list[str]:
+    """A verb's third-person past (as the dictionary gives it) and the forms news text uses most,
+    built by rule: the past with ت وا ا نا, and the imperfect with ي ت ن ا (يكتب، يقول، ينتخب،
+    يعلن), alone or with ون ان وا."""
+    forms = [past, past + "ت", past + "وا", past + "ا", past + "نا"]
+    if len(past) == 3:
+        stems = [past[0] + "و" + past[2], past[0] + "ي" + past[2]] if past[1] == "ا" else [past]  # قال → يقول
+    elif past.startswith("ا") and len(past) > 3:  # انتخب → ينتخب، اعلن → يعلن
+        stems = [past[1:]]
+        if len(past) == 6 and past[4] == "ا":  # استحال → يستحيل
+            stems.append(past[1:4] + "ي" + past[5])
+    else:
+        stems = [past]
+    for stem in stems:
+        for prefix in "يتنا":
+            forms += [prefix + stem, prefix + stem + "ون", prefix + stem + "ان", prefix + stem + "وا"]
+    return forms
+
+
+@lru_cache(maxsize=1)
+def word_classes() -> dict[str, tuple[str, str]]:
+    """Ordinary Arabic words (data/arabic_words.tsv, from the arramooz dictionary) → (classes,
+    frequency class). A verb lemma (class V in the file) brings its verb_forms with class v."""
+    classes: dict[str, set[str]] = {}
+    counts: dict[str, str] = {}
+    with open(WORD_CLASSES_FILE, encoding="utf-8") as lines:
+        rows = [line.rstrip("\n").split("\t") for line in lines if not line.startswith("#")]
+    for word, kinds, count in rows:
+        classes.setdefault(word, set()).update(kinds.replace("V", "v"))
+        counts[word] = count
+    for word, kinds, _ in rows:
+        if "V" in kinds:
+            for form in verb_forms(word):
+                classes.setdefault(form, set()).add("v")
+                counts.setdefault(form, "0")
+    return {word: ("".join(sorted(kinds)), counts[word]) for word, kinds in classes.items()}
+
+
+def dictionary_features(word: str, stems: list[str]) -> list[str]:
+    """The classes and frequency class of the first reading of the word that is a dictionary
+    word: the word, then its proclitic-stripped stems, each also without the article; failing
+    those, the same without a pronoun suffix (class marked +). "d=-" when none is: a word no
+    dictionary knows is, in news text, often a name."""
+    classes = word_classes()
+    readings = (word, *stems)
+    for reading in readings:
+        for form in ((reading, reading[2:]) if reading.startswith("ال") and len(reading) > 3 else (reading,)):
+            found = classes.get(form)
+            if found:
+                return ["d=" + found[0], "df=" + found[1]]
+    for reading in readings:
+        for suffix in ENCLITICS:
+            if reading.endswith(suffix) and len(reading) - len(suffix) >= 2:
+                base = reading[:-len(suffix)]
+                found = classes.get(base) or (classes.get(base[:-1] + "ه") if base[-1] == "ت" else None)
+                if found:
+                    return ["d=" + found[0] + "+", "df=" + found[1]]
+    return ["d=-"]
+
+
+class NameScorer:
+    """How much a word's letters look like a person's or a place's name: a multinomial logistic
+    regression over the character 2-4-grams of its core form, fitted on the
+    training words by ner_training.fit_name_scorer and stored next to the model (.names.json).
+    The CRF sees each name class's probability in five buckets (nlP=0 … nlP=4, nlL=…). These
+    features belong to one model: they are not part of word_features, and a model is always
+    used with its own scorer (crf_sequence takes it as an argument)."""
+
+    BUCKETS = (0.1, 0.25, 0.5, 0.75)
+
+    def __init__(self, classes: list[str], bias: list[float], weights: dict[str, list[float]]):
+        self.classes = list(classes)
+        self.bias = list(bias)
+        self.weights = weights
+
+    @staticmethod
+    def grams(word: str) -> list[str]:
+        text = "<" + core_form(word) + ">"
+        return [text[i:i + n] for n in (2, 3, 4) for i in range(len(text) - n + 1)]
+
+    def probabilities(self, word: str) -> list[float]:
+        scores = list(self.bias)
+        for gram in self.grams(word):
+            row = self.weights.get(gram)
+            if row:
+                scores = [a + b for a, b in zip(scores, row)]
+        top = max(scores)
+        exps = [math.exp(score - top) for score in scores]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+    def features(self, word: str) -> tuple[str, ...]:
+        """Nothing for digits and Latin words: the scorer knows Arabic letters only."""
+        if not word.isalpha() or LATIN_RE.fullmatch(word):
+            return ()
+        return tuple("nl" + label + "=" + str(sum(p >= bound for bound in self.BUCKETS))
+                     for label, p in zip(self.classes, self.probabilities(word)) if label != "O")
+
+    def to_json(self) -> dict:
+        return {"classes": self.classes, "bias": self.bias, "weights": self.weights}
+
+    @classmethod
+    def load(cls, path: Path) -> NameScorer:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(data["classes"], data["bias"], data["weights"])
+
+    @staticmethod
+    def path_for(model_path: Path) -> Path:
+        """Where a model's scorer is stored: model.names.json."""
+        return Path(model_path).with_suffix(".names.json")
+
+    @classmethod
+    def for_model(cls, model_path: Path) -> NameScorer | None:
+        """The model's scorer; None for a model trained before name-likeness features existed."""
+        path = cls.path_for(model_path)
+        return cls.load(path) if path.is_file() else None
+
+
 @lru_cache(maxsize=1 << 17)
 def word_features(word: str) -> tuple[str, ...]:
     """Features of a word on its own."""
@@ -67,6 +192,7 @@ def word_features(word: str) -> tuple[str, ...]:
         if word[0].isupper():
             features.append("cap")
     features.extend(cues(word, stems))
+    features.extend(dictionary_features(word, stems))
     return tuple(features)
 
 

@@ -1,7 +1,7 @@
 """How the CRF sees a token: the concatenation of cached parts, its own word's features
-(crf_features.word_features), what each of its four neighbours says to it (neighbour_features)
-and a small context key (the name-list tags of the five tokens around it and the punctuation
-gaps on either side).
+(crf_features.word_features, and the name-likeness ones of the model's NameScorer), what each
+of its four neighbours says to it (neighbour_features) and a small context key (the name-list
+tags of the five tokens around it and the punctuation gaps on either side).
 
 Training needs the feature strings (FeatureBuilder). Tagging only needs their summed weights per
 label, and a sum of parts is the sum of the parts' sums: LabelScores keeps one label-score
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .crf_features import EDGES, gap_class, neighbour_features, word_features
+from .crf_features import EDGES, NameScorer, gap_class, neighbour_features, word_features
 from .text import Token, words_of
 
 CONTEXT_NAMES = ("-2g=", "-1g=", "g=", "1g=", "2g=", "gb=", "ga=")
@@ -41,7 +41,8 @@ def context_features(key: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class FeatureBuilder:
-    """Feature tuples per token, with every part cached."""
+    """Feature tuples per token, with every part cached; the name-likeness features are not
+    among them (sequence_features adds them)."""
 
     def __init__(self):
         self._own: dict[str, tuple[str, ...]] = {}
@@ -65,20 +66,27 @@ class FeatureBuilder:
 TRAINING_FEATURES = FeatureBuilder()
 
 
-def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
-    """All features, as training sees them."""
-    return TRAINING_FEATURES.sequence(text, tokens, gaz_tags)
+def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str],
+                      scorer: NameScorer | None = None) -> list[tuple[str, ...]]:
+    """All features, as training sees them, with the scorer's name-likeness features if given."""
+    rows = TRAINING_FEATURES.sequence(text, tokens, gaz_tags)
+    if scorer is None:
+        return rows
+    return [(*row, *scorer.features(word)) for row, word in zip(rows, words_of(tokens))]
 
 
 class LabelScores:
     """Per token, the summed weights of its features for each label ((tokens, labels) array),
     from a model's state weights (attribute → weight per label). Words are numbered as they are
-    first seen; row i of `_parts` holds word i's five score vectors (own, then one per neighbour
-    position). `max_words` bounds the tables of a long-running process: past it they start again."""
+    first seen; row i of `_parts` holds word i's five score vectors (own, the model's name-likeness
+    features included, then one per neighbour position). `max_words` bounds the tables of a
+    long-running process: past it they start again."""
 
-    def __init__(self, weights: dict[str, np.ndarray], labels: int, max_words: int = 200_000):
+    def __init__(self, weights: dict[str, np.ndarray], labels: int, scorer: NameScorer | None = None,
+                 max_words: int = 200_000):
         self.weights = weights
         self.labels = labels
+        self.scorer = scorer
         self.max_words = max_words
         self.edges = np.array([self._sum(part) for part in EDGES])
         self._reset()
@@ -102,6 +110,8 @@ class LabelScores:
         if index == len(self._parts):
             self._parts = np.concatenate([self._parts, np.zeros_like(self._parts)])
         self._parts[index, 0] = self._sum(word_features(word))
+        if self.scorer is not None:
+            self._parts[index, 0] += self._sum(self.scorer.features(word))
         for k, part in enumerate(neighbour_features(word), start=1):
             self._parts[index, k] = self._sum(part)
         self._word_ids[word] = index

@@ -14,17 +14,18 @@ import sklearn_crfsuite
 from ..errors import InputError
 from .calibration import Calibration
 from .conll import Sentence
-from .crf_features import gazetteer_tags
+from .crf_features import LATIN_RE, NameScorer, gazetteer_tags
 from .crf_sequence import sequence_features
 from .engine import LIST_SCORE, default_gazetteer, list_candidates
 from .gazetteer import Gazetteer
-from .text import normalise, tokenise
+from .text import normalise, tokenise, words_of
 
 # ANERcorp's LOC is mostly countries and cities, which the scheme calls GPE; regions, seas and
 # continents (LOC in the scheme) come from loc.tsv and Wojood's LOC. MISC has no counterpart.
 ANERCORP_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "GPE"}
 WOJOOD_MAP = {"PERS": "PER", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC"}
-PARAMS = {"c1": 0.05, "c2": 0.05, "max_iterations": 300}
+PARAMS = {"c1": 0.05, "c2": 0.1, "max_iterations": 300}
+NAME_SCORER_PARTS = 5  # blocks of the cross-fitting of the name-likeness scorer
 
 
 def token_labels(sentence: Sentence, tokens, origin) -> list[str]:
@@ -39,11 +40,17 @@ def token_labels(sentence: Sentence, tokens, origin) -> list[str]:
 
 
 def training_sequence(sentence: Sentence, gazetteer: Gazetteer) -> tuple[list[list[str]], list[str]]:
+    """Features (without the name-likeness ones, which train_crf adds) and BIO labels."""
+    features, labels, _ = _training_sequence(sentence, gazetteer)
+    return features, labels
+
+
+def _training_sequence(sentence: Sentence, gazetteer: Gazetteer):
     norm = normalise(sentence.text)
     tokens = tokenise(norm.text)
     spans = list_candidates(norm.text, tokens, gazetteer, LIST_SCORE, "list")
     features = sequence_features(norm.text, tokens, gazetteer_tags(tokens, spans))
-    return features, token_labels(sentence, tokens, norm.origin)
+    return features, token_labels(sentence, tokens, norm.origin), words_of(tokens)
 
 
 def progress_trainer(report: Callable[[int, float], None] | None):
@@ -63,22 +70,81 @@ def progress_trainer(report: Callable[[int, float], None] | None):
     return ProgressTrainer
 
 
+def name_class(tag: str) -> str:
+    """A BIO tag's class for the name scorer: P person, L place, O anything else. Organisation
+    names are mostly ordinary words (وزاره الخارجيه) and count as O: a separate class measured
+    no better (ANERcorp CV) and costs one more attribute per token."""
+    return {"PER": "P", "GPE": "L", "LOC": "L"}.get(tag[2:], "O")
+
+
+def fit_name_scorer(pairs) -> NameScorer:
+    """Multinomial logistic regression of a word's class (its tokens' commonest name class, O
+    outside names) on the character n-grams of its core (NameScorer.grams), over the distinct
+    Arabic words of (word, class) pairs; n-grams seen in one word only are left out."""
+    from collections import Counter
+
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    votes: dict[str, Counter] = {}
+    for word, label in pairs:
+        if word.isalpha() and not LATIN_RE.fullmatch(word):
+            votes.setdefault(word, Counter())[label] += 1
+    words = sorted(votes)
+    labels = [votes[word].most_common(1)[0][0] for word in words]
+    vectorizer = CountVectorizer(analyzer=NameScorer.grams, binary=True, min_df=2)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(vectorizer.fit_transform(words), labels)
+    classes = [str(label) for label in model.classes_]
+    coef = model.coef_ if len(classes) > 2 else [-model.coef_[0] / 2, model.coef_[0] / 2]
+    bias = model.intercept_ if len(classes) > 2 else [-model.intercept_[0] / 2, model.intercept_[0] / 2]
+    weights = {gram: [round(float(row[i]), 4) for row in coef]
+               for i, gram in enumerate(vectorizer.get_feature_names_out())}
+    return NameScorer(classes, [round(float(b), 4) for b in bias], weights)
+
+
+def cross_fitted(data: list[tuple], words: list[tuple[str, ...]], parts: int = NAME_SCORER_PARTS) -> list[tuple]:
+    """The sequences with each token's name-likeness features from a scorer fitted without the
+    token's block of sentences (contiguous blocks): on the training text a scorer fitted on it
+    all would look better than it is on unseen words, and the CRF would trust it too much."""
+    size = -(-len(data) // parts)
+    out = []
+    for k in range(parts):
+        held = range(k * size, min((k + 1) * size, len(data)))
+        if not held:
+            continue
+        scorer = fit_name_scorer((w, name_class(tag)) for j, ((_, y), ws) in enumerate(zip(data, words))
+                                 if j not in held for w, tag in zip(ws, y))
+        for j in held:
+            (x, y), ws = data[j], words[j]
+            out.append(([(*features, *scorer.features(w)) for features, w in zip(x, ws)],
+                        y))
+    return out
+
+
 def train_crf(sentences: list[Sentence], model_path: Path, report: Callable[[int, float], None] | None = None,
               max_iterations: int = PARAMS["max_iterations"]) -> dict:
     """Trains and writes the model file; returns what the model card needs."""
     gazetteer = default_gazetteer()
-    data = [training_sequence(s, gazetteer) for s in sentences if s.text]
-    data = [(x, y) for x, y in data if x]
+    rows = [_training_sequence(s, gazetteer) for s in sentences if s.text]
+    rows = [row for row in rows if row[0]]
+    data = cross_fitted([(x, y) for x, y, _ in rows], [words for _, _, words in rows])
+    scorer = fit_name_scorer((w, name_class(tag)) for _, y, words in rows for w, tag in zip(words, y))
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=PARAMS["c1"], c2=PARAMS["c2"], max_iterations=max_iterations,
                                all_possible_transitions=True, model_filename=str(model_path),
                                keep_tempfiles=True, trainer_cls=progress_trainer(report))
     crf.fit([x for x, _ in data], [y for _, y in data])
+    scorer_path = NameScorer.path_for(model_path)
+    scorer_path.write_text(json.dumps({"method": "multinomial logistic regression of a word's name class (P "
+                                                 "person, L place, O other) on its core's character "
+                                                 "2-4-grams, fitted on the model's training words",
+                                       **scorer.to_json()}, ensure_ascii=False) + "\n", encoding="utf-8")
     return {"sentences": len(data), "tokens": sum(len(y) for _, y in data),
             "entities": sum(sum(tag.startswith("B-") for tag in y) for _, y in data),
             "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(), "bytes": model_path.stat().st_size,
-            "params": {**PARAMS, "max_iterations": max_iterations}}
+            "params": {**PARAMS, "max_iterations": max_iterations},
+            "name_scorer": {"file": scorer_path.name, "ngrams": len(scorer.weights), "classes": scorer.classes,
+                            "sha256": hashlib.sha256(scorer_path.read_bytes()).hexdigest()}}
 
 
 def read_calibration_file(path: Path) -> dict:
@@ -95,3 +161,78 @@ def write_model_info(model_path: Path, info: dict) -> Path:
     path = Path(model_path).with_suffix(".json")
     path.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+# The word classes of common Arabic words (crf_features.word_classes): generated from the
+# arramooz-pysqlite dictionary (GPL-3.0) by `python -m workbench.preannotation.ner_training words`.
+WORD_TYPES = {"noun": "n", "noun_quant": "n", "abbrev": "n", "adj": "a", "adj_comp": "a", "adj_num": "a",
+              "verb": "v", "verb_pseudo": "v", "noun_prop": "p"}
+FUNCTION_TYPES = ("adv", "conj", "interj", "part", "prep", "pron")
+
+
+def arramooz_word_classes() -> dict[str, tuple[str, int]]:
+    """Normalised word → (its classes: n noun, a adjective, v verb, V verb lemma, p proper noun,
+    f function word; its frequency class, 0-7: the number of digits of arramooz's corpus count, 0
+    when it has none). From arramooz's word-frequency list (typed words with counts), its nouns
+    (lemmas, their broken, sound and feminine forms) and its verbs (third-person past)."""
+    import sqlite3
+
+    import arramooz
+    from pyarabic.araby import strip_tashkeel
+
+    from .text import normalise_word
+    data = Path(arramooz.__file__).parent / "data"
+    classes: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+
+    def add(word: str, kind: str, count: int = 0) -> None:
+        word = normalise_word(strip_tashkeel(word.strip()))
+        if len(word) >= 2 and word.isalpha():
+            classes.setdefault(word, set()).add(kind)
+            counts[word] = max(counts.get(word, 0), count)
+
+    with sqlite3.connect(data / "wordfreq.sqlite") as db:
+        for word, kind, count in db.execute("select unvocalized, word_type, freq from wordfreq"):
+            kind = "f" if kind.startswith(FUNCTION_TYPES) else WORD_TYPES.get(kind)
+            if kind:
+                add(word, kind, int(count or 0))
+    with sqlite3.connect(data / "arabicdictionary.sqlite") as db:
+        for word, plurals, feminable, masculine_plural, feminine_plural in db.execute(
+                "select unvocalized, broken_plural, feminable, masculin_plural, feminin_plural from nouns"):
+            add(word, "n")
+            for plural in (plurals or "").replace("+", " ").replace(";", " ").split():
+                add(plural, "n")
+            stem = word[:-1] if word.endswith("ة") else word
+            if feminable:
+                add(stem + "ة", "n")
+            if masculine_plural:
+                add(stem + "ون", "n")
+                add(stem + "ين", "n")
+            if feminine_plural:
+                add(stem + "ات", "n")
+        for (word,) in db.execute("select unvocalized from verbs"):
+            add(word, "V")  # crf_features.word_classes adds its forms (verb_forms)
+    return {word: ("".join(sorted(kinds)), min(len(str(counts[word])) if counts[word] else 0, 7))
+            for word, kinds in classes.items()}
+
+
+def write_word_classes(path: Path) -> int:
+    """Writes data/arabic_words.tsv (crf_features.WORD_CLASSES_FILE); returns its number of words."""
+    import importlib.metadata
+    version = importlib.metadata.version("arramooz-pysqlite")
+    found = arramooz_word_classes()
+    lines = [f"# source: arramooz-pysqlite {version} (GPL-3.0, Taha Zerrouki), its wordfreq, nouns and verbs "
+             "tables; normalised as text.py does; columns: word, classes (n noun, a adjective, v verb, "
+             "V verb lemma, p proper noun, f function word), frequency class (digits of the corpus count, "
+             "0 none). Generated by `python -m workbench.preannotation.ner_training words`."]
+    lines += [f"{word}\t{kinds}\t{count}" for word, (kinds, count) in sorted(found.items())]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(found)
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] != ["words"]:
+        sys.exit("usage: python -m workbench.preannotation.ner_training words")
+    from .crf_features import WORD_CLASSES_FILE
+    print(f"wrote {WORD_CLASSES_FILE}: {write_word_classes(WORD_CLASSES_FILE)} words")
