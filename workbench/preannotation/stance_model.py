@@ -276,8 +276,7 @@ class StanceClassifier:
         targets = np.array([e.target for e in examples])
         rows = {g: np.ones(len(examples), bool) if g == "*" else targets == g for g in groups}
         folds = list(_inner_folds(examples) or [])
-        width = len(LABELS) + (2 * len(SENTIMENT_LABELS) if with_sentiment else 0)
-        scores = {g: np.zeros((len(examples), width)) for g in groups}
+        scores: dict[str, np.ndarray] = {}
         views = None
         for fold in (progress([*folds, None]) if progress else [*folds, None]):
             if fold is None:  # the last step: the views kept in the model, fitted on everything
@@ -291,7 +290,8 @@ class StanceClassifier:
             for g in groups:  # with too few rows for inner folds, the meta model sees in-sample scores
                 held = test[rows[g][test]]
                 if len(held):
-                    scores[g][held] = _view_scores(fold_views, X[held], g)
+                    found = _view_scores(fold_views, X[held], g)
+                    scores.setdefault(g, np.zeros((len(examples), found.shape[1])))[held] = found
         labels = np.array([e.label for e in examples])
         models = {g: _fit_meta(scores[g][rows[g]], labels[rows[g]]) for g in groups}
         return cls(models, dict(by_target), features, views)
