@@ -152,7 +152,7 @@ class PreAnnotationEngine:
     """Entity layers in priority order (each keeps what the earlier ones found), document
     consistency, and a stance model."""
     name = "gazetteer-rules-crf"
-    version = "0.3.0"
+    version = "0.4.0"
 
     def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None, layers: list | None = None,
                  stance_model=None):
