@@ -77,20 +77,34 @@ def verb_forms(past: str) -> list[str]:
 @lru_cache(maxsize=1)
 def word_classes() -> dict[str, tuple[str, str]]:
     """Ordinary Arabic words (data/arabic_words.tsv, from the arramooz dictionary) → (classes,
-    frequency class). A verb lemma (class V in the file) brings its verb_forms with class v."""
-    classes: dict[str, set[str]] = {}
-    counts: dict[str, str] = {}
+    frequency class). A verb lemma (class V in the file) brings its verb_forms with class v.
+    About 250,000 words: built in one dict whose values are shared tuples (a set or a tuple per
+    word would cost over 100 MB)."""
+    found: dict[str, tuple[str, str]] = {}
+    verbs = []
     with open(WORD_CLASSES_FILE, encoding="utf-8") as lines:
-        rows = [line.rstrip("\n").split("\t") for line in lines if not line.startswith("#")]
-    for word, kinds, count in rows:
-        classes.setdefault(word, set()).update(kinds.replace("V", "v"))
-        counts[word] = count
-    for word, kinds, _ in rows:
-        if "V" in kinds:
-            for form in verb_forms(word):
-                classes.setdefault(form, set()).add("v")
-                counts.setdefault(form, "0")
-    return {word: ("".join(sorted(kinds)), counts[word]) for word, kinds in classes.items()}
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            word, kinds, count = line.rstrip("\n").split("\t")
+            if "V" in kinds:
+                verbs.append(word)
+            found[word] = _entry(_merged(found[word][0] if word in found else "", kinds.replace("V", "v")), count)
+    for past in verbs:
+        for form in verb_forms(past):
+            known = found.get(form)
+            found[form] = _entry(_merged(known[0], "v"), known[1]) if known else _entry("v", "0")
+    return found
+
+
+@lru_cache(maxsize=None)
+def _entry(classes: str, count: str) -> tuple[str, str]:
+    return classes, count
+
+
+@lru_cache(maxsize=None)
+def _merged(classes: str, more: str) -> str:
+    return "".join(sorted(set(classes) | set(more)))
 
 
 def dictionary_features(word: str, stems: list[str]) -> list[str]:
