@@ -2,7 +2,9 @@
 (ANERcorp repeats passages, so random sentence splits leak and inflate F1).
 
 Each fold trains the CRF on the other four blocks (labels mapped as `workbench train ner` does,
-plus any --extra Wojood files) and scores PER/ORG/LOC spans on the held-out block, exact match:
+plus any --extra Wojood files) and scores PER/ORG/LOC spans on the held-out block, exact match.
+Held-out sentences are tagged in the blocks training takes as documents (20 sentences, for the
+document features):
   tagger  the CRF alone, on ANERcorp's own token convention (proclitics inside spans)
   engine  the whole default engine (lists, rules, CRF, consistency); GPE and LOC both count as
           LOC; proclitics are left out of spans, as the project's scheme wants, so exact match
@@ -16,6 +18,7 @@ import argparse
 import json
 import sys
 import tempfile
+from bisect import bisect_right
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +30,8 @@ from workbench.preannotation.crf import O_THRESHOLD, CrfTagger  # noqa: E402
 from workbench.preannotation.engine import (CrfLayer, PreAnnotationEngine, RulesLayer,  # noqa: E402
                                             default_gazetteer, list_candidates, LIST_SCORE)
 from workbench.preannotation import ner_training  # noqa: E402
-from workbench.preannotation.ner_training import ANERCORP_MAP, WOJOOD_MAP, train_crf  # noqa: E402
+from workbench.preannotation.ner_training import (ANERCORP_MAP, WOJOOD_MAP, document_numbers,  # noqa: E402
+                                                  train_crf)
 from workbench.preannotation.text import normalise, tokenise  # noqa: E402
 
 SCORES = ("tagger", "engine", "engine_partial")
@@ -39,14 +43,47 @@ def blocks(items: list, folds: int) -> list[list]:
     return [items[k * size:(k + 1) * size] for k in range(folds)]
 
 
-def tagger_spans(tagger: CrfTagger, text: str) -> list[dict]:
-    norm = normalise(text)
-    tokens = tokenise(norm.text)
-    spans = list_candidates(norm.text, tokens, default_gazetteer(), LIST_SCORE, "list")
+def tagger_spans(tagger: CrfTagger, texts: list[str]) -> list[list[dict]]:
+    """The tagger's spans per sentence; consecutive sentences are tagged in the documents
+    training makes of them (ner_training.document_numbers), for the document features."""
+    norms = [normalise(text) for text in texts]
+    gazetteer = default_gazetteer()
+    prepared = []
+    for norm in norms:
+        tokens = tokenise(norm.text)
+        prepared.append((norm.text, tokens, list_candidates(norm.text, tokens, gazetteer, LIST_SCORE, "list")))
     found = []
-    for first, last, label, score in tagger.tag_tokens(norm.text, tokens, spans):
-        start, end = norm.to_original(tokens[first].start, tokens[last].end)
-        found.append({"start": start, "end": end, "label": label, "score": score})
+    for norm, (_, tokens, _), tagged in zip(norms, prepared, tagger.tag_many(prepared, document_numbers(len(texts)))):
+        spans = []
+        for first, last, label, score in tagged:
+            start, end = norm.to_original(tokens[first].start, tokens[last].end)
+            spans.append({"start": start, "end": end, "label": label, "score": score})
+        found.append(spans)
+    return found
+
+
+def engine_spans(engine: PreAnnotationEngine, texts: list[str]) -> list[list[dict]]:
+    """The whole engine's spans per sentence. The engine reads articles, not sentences: each
+    block of sentences that training takes as a document (ner_training.document_numbers) is
+    annotated as one text, a sentence per line, and its spans are handed back to their sentences."""
+    blocks: dict[int, list[int]] = {}
+    for index, number in enumerate(document_numbers(len(texts))):
+        blocks.setdefault(number, []).append(index)
+    joined, starts = [], []
+    for members in blocks.values():
+        offsets, text = [], ""
+        for index in members:
+            offsets.append(len(text))
+            text += texts[index] + "\n"
+        joined.append(text)
+        starts.append(offsets)
+    found: list[list[dict]] = [[] for _ in texts]
+    for members, offsets, prediction in zip(blocks.values(), starts, engine.annotate_many(joined)):
+        for span in prediction.entities:
+            k = bisect_right(offsets, span["start"]) - 1
+            index, base = members[k], offsets[k]
+            if span["end"] <= base + len(texts[index]):  # a span across a line break belongs to no sentence
+                found[index].append({**span, "start": span["start"] - base, "end": span["end"] - base})
     return found
 
 
@@ -74,12 +111,12 @@ def run_fold(k: int, parts: list[list], extra: list, args) -> dict:
         engine = PreAnnotationEngine([], gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)])
         held_out = parts[k]
         gold = [map_labels(s.entities, EVAL_MAP) for s in held_out]
-        tagged = [map_labels(tagger_spans(tagger, s.text), EVAL_MAP) for s in held_out]
+        tagged = [map_labels(spans, EVAL_MAP) for spans in tagger_spans(tagger, [s.text for s in held_out])]
         fold = {"tagger": score_entities(gold, tagged), "sentences": len(held_out),
                 "tagger_scores": scored_spans(gold, tagged)}
         if args.tagger_only:
             return fold
-        annotated = [map_labels(engine.annotate(s.text).entities, EVAL_MAP) for s in held_out]
+        annotated = [map_labels(spans, EVAL_MAP) for spans in engine_spans(engine, [s.text for s in held_out])]
     return fold | {"engine": score_entities(gold, annotated),
                    "engine_partial": score_entities(gold, annotated, partial=True),
                    "engine_scores": scored_spans(gold, annotated, proclitic_slack=2)}
@@ -93,6 +130,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--c1", type=float, default=None, help="override the L1 weight (default: as trained)")
     parser.add_argument("--c2", type=float, default=None, help="override the L2 weight")
+    parser.add_argument("--document-sentences", type=int, default=None,
+                        help="sentences per document for the document features (default: as trained)")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="keep the fold models here and reuse those already there (same features only)")
     parser.add_argument("--o-threshold", type=float, default=O_THRESHOLD, help="posterior decoding threshold")
@@ -104,6 +143,8 @@ def main() -> None:
     for name in ("c1", "c2"):
         if getattr(args, name) is not None:
             ner_training.PARAMS[name] = getattr(args, name)
+    if args.document_sentences:
+        ner_training.DOCUMENT_SENTENCES = args.document_sentences
     sentences = read_conll(args.conll, on_bad_tag=lambda m: print(f"skipped: {m}", file=sys.stderr))
     training = [s.__class__(s.text, map_labels(s.entities, ANERCORP_MAP), s.where) for s in sentences]
     extra = [s for path in args.extra for s in read_conll(path, WOJOOD_MAP, on_bad_tag=print)]

@@ -10,11 +10,11 @@ from test_preannotation_models import synthetic_conll
 from workbench.preannotation.conll import read_conll
 from workbench.preannotation.crf import CrfTagger, bio_spans, model_weights, sentence_slices
 from workbench.preannotation.crf_decode import decode, length_groups, marginals, padded, viterbi
-from workbench.preannotation.crf_features import NameScorer, gazetteer_tags
+from workbench.preannotation.crf_features import NameScorer, document_features, gazetteer_tags
 from workbench.preannotation.crf_sequence import LabelScores, sequence_features
 from workbench.preannotation.engine import LIST_SCORE, default_gazetteer, list_candidates
 from workbench.preannotation.ner_training import train_crf
-from workbench.preannotation.text import normalise, tokenise
+from workbench.preannotation.text import normalise, tokenise, words_of
 
 TEXTS = [
     "قال وسيم الخطيب إن الوضع في مدينة قطنا هادئ. وزار سمير حداد مدينة حمص أمس!",
@@ -22,7 +22,10 @@ TEXTS = [
     "خبر",
     "",
     "وقال مسؤول في وزارة الخارجية الفرنسية إن باريس ترحب، وأضاف: «لا تعليق».",
+    # a name that recurs: document features (its other occurrences follow قال and مدينة)
+    "قال وسيم الخطيب إن قطنا هادئة. وزار الخطيب مدينة قطنا أمس!\nوقال الخطيب إن قطنا بخير.",
 ]
+RECURRING = TEXTS[-1]
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +75,12 @@ def test_many_texts_decoded_together_give_each_texts_own_result(model):
     assert any(together)
 
 
-def test_label_scores_are_the_summed_weights_of_the_training_features(model):
+@pytest.mark.parametrize("text", [TEXTS[0], RECURRING])
+def test_label_scores_are_the_summed_weights_of_the_training_features(model, text):
     tagger = pycrfsuite.Tagger()
     tagger.open(str(model))
     labels, weights, _ = model_weights(tagger)
-    text, tokens, list_spans = prepared(TEXTS[0])
+    text, tokens, list_spans = prepared(text)
     tags = gazetteer_tags(tokens, list_spans)
     scorer = NameScorer.for_model(model)
     rows = sequence_features(text, tokens, tags, scorer)
@@ -85,6 +89,27 @@ def test_label_scores_are_the_summed_weights_of_the_training_features(model):
     scores = LabelScores(weights, len(labels), scorer)
     assert np.allclose(scores.sequence(text, tokens, tags), expected)
     assert np.allclose(scores.sequence(text, tokens, tags), expected)  # again, from the cached rows
+    if text == RECURRING:
+        assert any(f.startswith("d:") and f in weights for row in rows for f in row)  # document features count
+
+
+def test_sentences_given_as_one_document_are_tagged_as_crfsuite_tags_them(model):
+    """tag_many with document numbers: each sentence its own sequence, document features over all."""
+    sentences = [prepared(s) for s in ("قال وسيم الخطيب إن قطنا هادئة", "وزار الخطيب مدينة قطنا أمس",
+                                       "وقال الخطيب إن قطنا بخير", "زار سمير حداد حمص")]
+    words = [w for _, tokens, _ in sentences for w in words_of(tokens)]
+    document = document_features(words, [t for _, tokens, spans in sentences for t in gazetteer_tags(tokens, spans)])
+    crfsuite = pycrfsuite.Tagger()
+    crfsuite.open(str(model))
+    expected, start = [], 0
+    for text, tokens, spans in sentences:
+        crfsuite.set(sequence_features(text, tokens, gazetteer_tags(tokens, spans), NameScorer.for_model(model),
+                                       document=document[start:start + len(tokens)]))
+        expected.append([span[:3] for span in bio_spans(crfsuite.tag())])
+        start += len(tokens)
+    found = CrfTagger(model).tag_many(sentences, document_of=[0, 0, 0, 0])
+    assert [[span[:3] for span in spans] for spans in found] == expected
+    assert any(document[:len(sentences[0][1])])  # the first sentence's words recur in the others
 
 
 def test_label_score_tables_start_again_past_their_bound(model):

@@ -9,9 +9,10 @@ import json
 from workbench.preannotation import ner_training
 from workbench.preannotation.conll import Sentence
 from workbench.preannotation.crf import CrfTagger
-from workbench.preannotation.crf_features import (WORD_CLASSES_FILE, NameScorer, dictionary_features, verb_forms,
-                                                  word_classes, word_features)
-from workbench.preannotation.ner_training import cross_fitted, fit_name_scorer, name_class, train_crf
+from workbench.preannotation.crf_features import (WORD_CLASSES_FILE, NameScorer, dictionary_features,
+                                                  document_features, verb_forms, word_classes, word_features)
+from workbench.preannotation.ner_training import (cross_fitted, document_numbers, fit_name_scorer, name_class,
+                                                  train_crf)
 
 
 def test_word_classes_file_names_its_source():
@@ -103,3 +104,21 @@ def test_train_crf_writes_the_scorer_that_the_models_tagger_uses(tmp_path):
     assert tagger.scores.scorer.features("ميدفيديف") == NameScorer.for_model(model).features("ميدفيديف")
     model.with_suffix(".names.json").unlink()  # a model from before name-likeness features
     assert CrfTagger(model).scores.scorer is None
+
+
+def test_document_features_tell_a_word_what_its_other_occurrences_show():
+    words = "قال الرئيس جوتشولك ان جوتشولك والحكومه في الحكومه محمد جوتشولك زار".split()
+    tags = ["O"] * len(words)
+    tags[7] = "B-ORG"
+    found = dict(enumerate(document_features(words, tags)))
+    assert found[4] == ("dn=3", "d:first", "d:title")  # after الرئيس at 2, after the first name محمد at 9
+    assert found[2] == ("dn=3", "d:first")  # its own title does not count
+    assert found[9] == ("dn=3", "d:title")
+    assert found[5] == ("dn=2", "d:al", "d:gORG")  # الحكومه: the article, and a name-list match
+    assert found[7] == ("dn=2", "d:al")
+    assert found[0] == found[10] == () and found[3] == ()  # once only; too short to count
+
+
+def test_training_documents_are_blocks_of_consecutive_sentences():
+    assert document_numbers(5, size=2) == [0, 0, 1, 1, 2]
+    assert document_numbers(0) == []

@@ -17,11 +17,11 @@ import pycrfsuite
 
 from .calibration import Calibration
 from .crf_decode import decode
-from .crf_features import NameScorer, gazetteer_tags
+from .crf_features import NameScorer, document_features, gazetteer_tags
 from .crf_sequence import LabelScores
 from .gazetteer import Gazetteer
 from .rules import Candidate
-from .text import Token, proclitic_readings
+from .text import Token, proclitic_readings, words_of
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "ner-crf.crfsuite"
@@ -117,13 +117,18 @@ class CrfTagger:
         """(first, last, label, score) token spans over the whole text, sentence by sentence."""
         return self.tag_many([(text, tokens, list_spans)])[0]
 
-    def tag_many(self, documents: list[tuple[str, list[Token], list[Candidate]]]
-                 ) -> list[list[tuple[int, int, str, float]]]:
-        """tag_tokens for many texts at once: their sentences are decoded together (faster)."""
+    def tag_many(self, documents: list[tuple[str, list[Token], list[Candidate]]],
+                 document_of: list[int] | None = None) -> list[list[tuple[int, int, str, float]]]:
+        """tag_tokens for many texts at once: their sentences are decoded together (faster).
+        Each text is a document of its own unless `document_of` gives each text's document number:
+        then the document features look at all the texts of the same number (the sentences of an
+        article given one by one, as training sees them)."""
+        gaz_tags = [gazetteer_tags(tokens, list_spans) for _, tokens, list_spans in documents]
+        features = self._document_features([tokens for _, tokens, _ in documents], gaz_tags, document_of)
         emissions, slices, owners = [], [], []
         offset = 0
-        for number, (text, tokens, list_spans) in enumerate(documents):
-            emissions.append(self.scores.sequence(text, tokens, gazetteer_tags(tokens, list_spans)))
+        for number, (text, tokens, _) in enumerate(documents):
+            emissions.append(self.scores.sequence(text, tokens, gaz_tags[number], features[number]))
             for first, last in sentence_slices(text, tokens):
                 slices.append((offset + first, offset + last))
                 owners.append((number, first))
@@ -135,6 +140,25 @@ class CrfTagger:
         for (number, first), sentence in zip(owners, decoded):
             if sentence is not None:
                 found[number] += self._spans(first, *sentence)
+        return found
+
+    @staticmethod
+    def _document_features(token_lists: list[list[Token]], gaz_tags: list[list[str]],
+                           document_of: list[int] | None) -> list[list[tuple[str, ...]]]:
+        """Per text, its tokens' document features, over the texts of its document."""
+        if document_of is None:
+            return [document_features(words_of(tokens), tags) for tokens, tags in zip(token_lists, gaz_tags)]
+        members: dict[int, list[int]] = {}
+        for number, document in enumerate(document_of):
+            members.setdefault(document, []).append(number)
+        found: list[list[tuple[str, ...]]] = [[] for _ in token_lists]
+        for numbers in members.values():
+            words = [w for k in numbers for w in words_of(token_lists[k])]
+            features = document_features(words, [t for k in numbers for t in gaz_tags[k]])
+            start = 0
+            for k in numbers:
+                found[k] = features[start:start + len(token_lists[k])]
+                start += len(token_lists[k])
         return found
 
     def _spans(self, first: int, labels: list[int], probability: list[float]) -> list[tuple[int, int, str, float]]:

@@ -1,7 +1,8 @@
 """The CRF's features: what a word says on its own (form, affixes of its proclitic-stripped
 core, trigger words, name-list words, its class in a dictionary of ordinary Arabic words), how
 name-like its letters look to the model's own NameScorer, what it says to its neighbours two
-tokens either side, the name-list tag of each token and the punctuation around it.
+tokens either side, the name-list tag of each token and the punctuation around it, and what
+the word's other occurrences in the same document show (document_features).
 
 Everything that depends on one word only is computed once per word and cached as a tuple;
 crf_sequence puts a token's features together from those tuples."""
@@ -259,3 +260,88 @@ def gazetteer_tags(tokens: list[Token], list_spans: list[Candidate]) -> list[str
         for i in range(first + 1, last + 1):
             tags[i] = "I-" + span.label
     return tags
+
+
+# A word's document features: what its OTHER occurrences in the same document (an article; in
+# training, a block of ner_training.DOCUMENT_SENTENCES sentences) show. A name introduced once
+# with a title, a trigger or a name-list match is often bare and unknown at its later mentions.
+DOCUMENT_COUNT_BUCKETS = ((5, "5"), (3, "3"), (2, "2"))
+
+
+@lru_cache(maxsize=1 << 17)
+def document_key(word: str) -> str | None:
+    """The form a word's occurrences are grouped by: its core (الحكومه، وحكومه → حكومه); None for
+    words too short or not made of letters, which recur without telling anything."""
+    core = core_form(word)
+    return core if len(core) >= 3 and word.isalpha() else None
+
+
+@lru_cache(maxsize=1 << 17)
+def before_evidence(word: str) -> tuple[str, ...]:
+    """What a word says about the word after it: a trigger word's cue, or "first" for a
+    first name (a PER word of the name lists), which makes the next word a likely surname."""
+    own = word_features(word)
+    found = [cue for cue in CUES if cue in own]
+    if "PER" in name_word_labels().get(core_form(word), ()):
+        found.append("first")
+    return tuple(found)
+
+
+@lru_cache(maxsize=1 << 17)
+def has_article(word: str) -> bool:
+    """The word carries the article (الحكومه، والحكومه، للحكومه): names rarely do."""
+    prefix = word[:len(word) - len(core_form(word))]
+    return prefix.endswith("ال") or prefix == "لل"
+
+
+def document_features(words: list[str] | tuple[str, ...], gaz_tags: list[str]) -> list[tuple[str, ...]]:
+    """Per token, what the other occurrences of its document_key in the document show: "d:" plus
+    a cue or "first" of the word before one of them, the name-list label of one of them, "al" if
+    one has the article; and "dn=" the bucketed number of occurrences. Nothing for a word that
+    occurs once. Evidence is a bit mask (EVIDENCE_BITS): a token's "others" is a few OR/ANDs."""
+    positions: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        key = document_key(word)
+        if key is not None:
+            positions.setdefault(key, []).append(i)
+    found: list[tuple[str, ...]] = [()] * len(words)
+    for places in positions.values():
+        if len(places) < 2:
+            continue
+        masks = [occurrence_evidence(words[i - 1] if i else "", words[i], gaz_tags[i]) for i in places]
+        once = twice = 0
+        for mask in masks:
+            twice |= once & mask
+            once |= mask
+        count = next(name for bound, name in DOCUMENT_COUNT_BUCKETS if len(places) >= bound)
+        for i, mask in zip(places, masks):
+            found[i] = document_row(count, twice | (once & ~mask))
+    return found
+
+
+# Evidence item → its bit in an occurrence's mask; items (g + a name-list label) are numbered as first seen.
+EVIDENCE_BITS: dict[str, int] = {}
+
+
+def evidence_mask(items) -> int:
+    mask = 0
+    for item in items:
+        mask |= EVIDENCE_BITS.setdefault(item, 1 << len(EVIDENCE_BITS))
+    return mask
+
+
+@lru_cache(maxsize=1 << 16)
+def occurrence_evidence(before: str, word: str, gaz_tag: str) -> int:
+    """What one occurrence shows, as a mask of EVIDENCE_BITS: the before_evidence of the word
+    before it, its name-list label (gPER, gORG …) and "al" if it has the article."""
+    items = list(before_evidence(before)) if before else []
+    if gaz_tag != "O":
+        items.append("g" + gaz_tag[2:])
+    if has_article(word):
+        items.append("al")
+    return evidence_mask(items)
+
+
+@lru_cache(maxsize=4096)
+def document_row(count: str, mask: int) -> tuple[str, ...]:
+    return ("dn=" + count, *sorted("d:" + item for item, bit in EVIDENCE_BITS.items() if mask & bit))

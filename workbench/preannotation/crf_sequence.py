@@ -1,16 +1,20 @@
 """How the CRF sees a token: the concatenation of cached parts, its own word's features
 (crf_features.word_features, and the name-likeness ones of the model's NameScorer), what each
 of its four neighbours says to it (neighbour_features) and a small context key (the name-list
-tags of the five tokens around it and the punctuation gaps on either side).
+tags of the five tokens around it and the punctuation gaps on either side), and its
+document features (crf_features.document_features: what the word's other occurrences in the
+document show).
 
 Training needs the feature strings (FeatureBuilder). Tagging only needs their summed weights per
 label, and a sum of parts is the sum of the parts' sums: LabelScores keeps one label-score
-vector per word and part, so a word seen before costs a table lookup instead of its features."""
+vector per word and part, so a word seen before costs a table lookup instead of its features.
+Document features depend on the document, not on the word: they are a separate per-token term,
+from a handful of strings whose sums are cached per distinct tuple."""
 from __future__ import annotations
 
 import numpy as np
 
-from .crf_features import EDGES, NameScorer, gap_class, neighbour_features, word_features
+from .crf_features import EDGES, NameScorer, document_features, gap_class, neighbour_features, word_features
 from .text import Token, words_of
 
 CONTEXT_NAMES = ("-2g=", "-1g=", "g=", "1g=", "2g=", "gb=", "ga=")
@@ -66,10 +70,15 @@ class FeatureBuilder:
 TRAINING_FEATURES = FeatureBuilder()
 
 
-def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str],
-                      scorer: NameScorer | None = None) -> list[tuple[str, ...]]:
-    """All features, as training sees them, with the scorer's name-likeness features if given."""
+def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str], scorer: NameScorer | None = None,
+                      document: list[tuple[str, ...]] | None = None) -> list[tuple[str, ...]]:
+    """All features, as training sees them, with the scorer's name-likeness features if given.
+    `document`: the tokens' document features when the text is part of a larger document;
+    by default the text is the document."""
     rows = TRAINING_FEATURES.sequence(text, tokens, gaz_tags)
+    if document is None:
+        document = document_features(words_of(tokens), gaz_tags)
+    rows = [(*row, *extra) for row, extra in zip(rows, document)]
     if scorer is None:
         return rows
     return [(*row, *scorer.features(word)) for row, word in zip(rows, words_of(tokens))]
@@ -96,6 +105,7 @@ class LabelScores:
         self._parts = np.zeros((1024, 5, self.labels))
         self._context_ids: dict[tuple[str, ...], int] = {}
         self._context = np.zeros((64, self.labels))
+        self._document: dict[tuple[str, ...], np.ndarray] = {(): np.zeros(self.labels)}
 
     def _sum(self, features) -> np.ndarray:
         total = np.zeros(self.labels)
@@ -125,7 +135,19 @@ class LabelScores:
         self._context_ids[key] = index
         return index
 
-    def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str]) -> np.ndarray:
+    def document(self, features: list[tuple[str, ...]]) -> np.ndarray:
+        """The summed weights of each token's document features."""
+        cache = self._document
+        if not features:
+            return np.zeros((0, self.labels))
+        for row in features:
+            if row not in cache:
+                cache[row] = self._sum(row)
+        return np.array([cache[row] for row in features])
+
+    def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str],
+                 document: list[tuple[str, ...]] | None = None) -> np.ndarray:
+        """Label scores of the tokens; `document` as in sequence_features (default: the text is the document)."""
         if not tokens:
             return np.zeros((0, self.labels))
         if len(self._word_ids) + len(tokens) > self.max_words:
@@ -144,4 +166,5 @@ class LabelScores:
             else:
                 scores[:n + offset] += parts[-offset:, part]
                 scores[n + offset:] += self.edges[part - 1]
-        return scores
+        return scores + self.document(document if document is not None
+                                      else document_features(words_of(tokens), gaz_tags))
