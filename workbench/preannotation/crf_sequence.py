@@ -105,7 +105,8 @@ class LabelScores:
         self._parts = np.zeros((1024, 5, self.labels))
         self._context_ids: dict[tuple[str, ...], int] = {}
         self._context = np.zeros((64, self.labels))
-        self._document: dict[tuple[str, ...], np.ndarray] = {(): np.zeros(self.labels)}
+        self._document_ids: dict[tuple[str, ...], int] = {(): 0}  # row 0: no document features
+        self._document = np.zeros((64, self.labels))
 
     def _sum(self, features) -> np.ndarray:
         total = np.zeros(self.labels)
@@ -137,13 +138,16 @@ class LabelScores:
 
     def document(self, features: list[tuple[str, ...]]) -> np.ndarray:
         """The summed weights of each token's document features."""
-        cache = self._document
-        if not features:
-            return np.zeros((0, self.labels))
-        for row in features:
-            if row not in cache:
-                cache[row] = self._sum(row)
-        return np.array([cache[row] for row in features])
+        ids = self._document_ids
+        return self._document[[ids[row] if row in ids else self._document_id(row) for row in features]]
+
+    def _document_id(self, row: tuple[str, ...]) -> int:
+        index = len(self._document_ids)
+        if index == len(self._document):
+            self._document = np.concatenate([self._document, np.zeros_like(self._document)])
+        self._document[index] = self._sum(row)
+        self._document_ids[row] = index
+        return index
 
     def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str],
                  document: list[tuple[str, ...]] | None = None) -> np.ndarray:
