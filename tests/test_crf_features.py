@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from workbench.preannotation import ner_training
 from workbench.preannotation.conll import Sentence
@@ -12,7 +13,7 @@ from workbench.preannotation.crf import CrfTagger
 from workbench.preannotation.crf_features import (WORD_CLASSES_FILE, NameScorer, dictionary_features,
                                                   document_features, verb_forms, word_classes, word_features)
 from workbench.preannotation.ner_training import (cross_fitted, document_numbers, fit_name_scorer, name_class,
-                                                  train_crf)
+                                                  train_crf, write_model_info)
 
 
 def test_word_classes_file_names_its_source():
@@ -102,8 +103,14 @@ def test_train_crf_writes_the_scorer_that_the_models_tagger_uses(tmp_path):
     tagger = CrfTagger(model)
     assert tagger.scores.scorer is not None
     assert tagger.scores.scorer.features("ميدفيديف") == NameScorer.for_model(model).features("ميدفيديف")
-    model.with_suffix(".names.json").unlink()  # a model from before name-likeness features
-    assert CrfTagger(model).scores.scorer is None
+    write_model_info(model, info)  # as `workbench train ner` does
+    scorer_file = model.with_suffix(".names.json").read_bytes()
+    model.with_suffix(".names.json").unlink()
+    with pytest.raises(FileNotFoundError, match="tiny.names.json is missing"):
+        CrfTagger(model)  # its sidecar says it was trained with a scorer
+    model.with_suffix(".json").write_text(json.dumps({"sha256": info["sha256"]}), encoding="utf-8")
+    assert CrfTagger(model).scores.scorer is None  # a model from before name-likeness features
+    model.with_suffix(".names.json").write_bytes(scorer_file)
 
 
 def test_document_features_tell_a_word_what_its_other_occurrences_show():

@@ -95,6 +95,17 @@ def read_calibration(model_path: Path) -> Calibration | None:
     return Calibration(points) if points else None
 
 
+def model_name_scorer(model_path: Path) -> NameScorer | None:
+    """The model's name-likeness scorer. A model whose .json sidecar names one cannot be used
+    without it (its name-likeness weights would silently count for nothing)."""
+    scorer = NameScorer.for_model(model_path)
+    sidecar = Path(model_path).with_suffix(".json")
+    if scorer is None and sidecar.is_file() and "name_scorer" in json.loads(sidecar.read_text(encoding="utf-8")):
+        raise FileNotFoundError(f"{NameScorer.path_for(model_path)} is missing: {Path(model_path).name} was trained "
+                                "with it; keep the model's .crfsuite, .json and .names.json files together")
+    return scorer
+
+
 class CrfTagger:
     """Tags PER/ORG/GPE/LOC with a trained crfsuite model. crfsuite reads the model file; the
     tagging itself is crf_decode's, over label scores cached per word (crf_sequence.LabelScores)."""
@@ -107,7 +118,7 @@ class CrfTagger:
         tagger.open(str(model_path))
         self.labels, weights, self.transitions = model_weights(tagger)
         tagger.close()
-        self.scores = LabelScores(weights, len(self.labels), NameScorer.for_model(self.model_path))
+        self.scores = LabelScores(weights, len(self.labels), model_name_scorer(self.model_path))
         self.outside = self.labels.index("O")
         self.o_threshold = o_threshold
         self.calibration = read_calibration(self.model_path)
