@@ -21,7 +21,8 @@ from .gazetteer import Gazetteer
 from .text import normalise, tokenise, words_of
 
 # ANERcorp's LOC is mostly countries and cities, which the scheme calls GPE; regions, seas and
-# continents (LOC in the scheme) come from loc.tsv and Wojood's LOC. MISC has no counterpart.
+# continents (LOC in the scheme) come from loc.tsv, and from Wojood's LOC in a model trained with
+# it. MISC has no counterpart.
 ANERCORP_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "GPE"}
 WOJOOD_MAP = {"PERS": "PER", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC"}
 PARAMS = {"c1": 0.05, "c2": 0.1, "max_iterations": 300}
@@ -43,13 +44,6 @@ def token_labels(sentence: Sentence, tokens, origin) -> list[str]:
         for k, i in enumerate(inside):
             labels[i] = ("B-" if k == 0 else "I-") + entity["label"]
     return labels
-
-
-def training_sequence(sentence: Sentence, gazetteer: Gazetteer) -> tuple[list[list[str]], list[str]]:
-    """Features (without the name-likeness ones, which train_crf adds; the sentence is its own
-    document) and BIO labels."""
-    text, tokens, tags, labels = _prepared(sentence, gazetteer)
-    return sequence_features(text, tokens, tags), labels
 
 
 def _prepared(sentence: Sentence, gazetteer: Gazetteer):
