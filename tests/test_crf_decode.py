@@ -11,7 +11,7 @@ from workbench.preannotation.conll import read_conll
 from workbench.preannotation.crf import CrfTagger, bio_spans, model_weights, sentence_slices
 from workbench.preannotation.crf_decode import decode, length_groups, marginals, padded, viterbi
 from workbench.preannotation.crf_features import NameScorer, document_features, gazetteer_tags
-from workbench.preannotation.crf_sequence import LabelScores, sequence_features
+from workbench.preannotation.crf_sequence import LabelScores, SumTable, sequence_features
 from workbench.preannotation.engine import LIST_SCORE, default_gazetteer, list_candidates
 from workbench.preannotation.ner_training import train_crf
 from workbench.preannotation.text import normalise, tokenise, words_of
@@ -178,3 +178,14 @@ def test_length_groups_bound_the_padding():
         cells = len(group) * max(lengths[k] for k in group)
         assert cells <= max(1.5 * sum(lengths[k] for k in group), 2048)
     assert len(length_groups([10, 9, 3, 1])) == 1  # small inputs: one group
+
+
+def test_sum_table_rows_are_right_when_one_call_outgrows_the_table(model):
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    labels, weights, _ = model_weights(tagger)
+    keys = [(feature,) for feature in list(weights)[:200]]
+    assert len(keys) > 64  # more new keys in one call than the table's first size
+    table = SumTable(LabelScores(weights, len(labels)))
+    assert np.allclose(table.rows(keys), np.array([weights[feature] for (feature,) in keys]))
+    assert np.allclose(table.rows(keys[::-1]), np.array([weights[feature] for (feature,) in keys[::-1]]))

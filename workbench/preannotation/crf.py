@@ -17,7 +17,7 @@ import pycrfsuite
 
 from .calibration import Calibration
 from .crf_decode import decode
-from .crf_features import NameScorer, document_features, gazetteer_tags
+from .crf_features import NameScorer, document_features, document_features_per_text, gazetteer_tags
 from .crf_sequence import LabelScores
 from .gazetteer import Gazetteer
 from .rules import Candidate
@@ -164,12 +164,9 @@ class CrfTagger:
             members.setdefault(document, []).append(number)
         found: list[list[tuple[str, ...]]] = [[] for _ in token_lists]
         for numbers in members.values():
-            words = [w for k in numbers for w in words_of(token_lists[k])]
-            features = document_features(words, [t for k in numbers for t in gaz_tags[k]])
-            start = 0
-            for k in numbers:
-                found[k] = features[start:start + len(token_lists[k])]
-                start += len(token_lists[k])
+            texts = [(words_of(token_lists[k]), gaz_tags[k]) for k in numbers]
+            for k, features in zip(numbers, document_features_per_text(texts)):
+                found[k] = features
         return found
 
     def _spans(self, first: int, labels: list[int], probability: list[float]) -> list[tuple[int, int, str, float]]:

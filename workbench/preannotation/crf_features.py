@@ -319,6 +319,17 @@ def document_features(words: list[str] | tuple[str, ...], gaz_tags: list[str]) -
     return found
 
 
+def document_features_per_text(texts: list[tuple[list[str], list[str]]]) -> list[list[tuple[str, ...]]]:
+    """document_features of texts that together make one document (the sentences of an
+    article), given as (words, name-list tags) per text, handed back per text."""
+    found = document_features([w for words, _ in texts for w in words], [t for _, tags in texts for t in tags])
+    per_text, start = [], 0
+    for words, _ in texts:
+        per_text.append(found[start:start + len(words)])
+        start += len(words)
+    return per_text
+
+
 # Evidence item → its bit in an occurrence's mask; items (g + a name-list label) are numbered as first seen.
 EVIDENCE_BITS: dict[str, int] = {}
 

@@ -45,8 +45,8 @@ def context_features(key: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class FeatureBuilder:
-    """Feature tuples per token, with every part cached; the name-likeness features are not
-    among them (sequence_features adds them)."""
+    """Feature tuples per token, with every part cached; the document and name-likeness
+    features are not among them (sequence_features adds them)."""
 
     def __init__(self):
         self._own: dict[str, tuple[str, ...]] = {}
@@ -103,10 +103,8 @@ class LabelScores:
     def _reset(self) -> None:
         self._word_ids: dict[str, int] = {}
         self._parts = np.zeros((1024, 5, self.labels))
-        self._context_ids: dict[tuple[str, ...], int] = {}
-        self._context = np.zeros((64, self.labels))
-        self._document_ids: dict[tuple[str, ...], int] = {(): 0}  # row 0: no document features
-        self._document = np.zeros((64, self.labels))
+        self._context = SumTable(self)
+        self._document = SumTable(self)
 
     def _sum(self, features) -> np.ndarray:
         total = np.zeros(self.labels)
@@ -128,26 +126,9 @@ class LabelScores:
         self._word_ids[word] = index
         return index
 
-    def _context_id(self, key: tuple[str, ...]) -> int:
-        index = len(self._context_ids)
-        if index == len(self._context):
-            self._context = np.concatenate([self._context, np.zeros_like(self._context)])
-        self._context[index] = self._sum(context_features(key))
-        self._context_ids[key] = index
-        return index
-
     def document(self, features: list[tuple[str, ...]]) -> np.ndarray:
         """The summed weights of each token's document features."""
-        ids = self._document_ids
-        return self._document[[ids[row] if row in ids else self._document_id(row) for row in features]]
-
-    def _document_id(self, row: tuple[str, ...]) -> int:
-        index = len(self._document_ids)
-        if index == len(self._document):
-            self._document = np.concatenate([self._document, np.zeros_like(self._document)])
-        self._document[index] = self._sum(row)
-        self._document_ids[row] = index
-        return index
+        return self._document.rows(features)
 
     def sequence(self, text: str, tokens: list[Token], gaz_tags: list[str],
                  document: list[tuple[str, ...]] | None = None) -> np.ndarray:
@@ -157,11 +138,10 @@ class LabelScores:
         if len(self._word_ids) + len(tokens) > self.max_words:
             self._reset()
         keys = context_keys(text, tokens, gaz_tags)
-        word_ids, context_ids = self._word_ids, self._context_ids
+        word_ids = self._word_ids
         words = [word_ids[w] if w in word_ids else self._word_id(w) for w in words_of(tokens)]
-        contexts = [context_ids[k] if k in context_ids else self._context_id(k) for k in keys]
         parts = self._parts[words]
-        scores = parts[:, 0] + self._context[contexts]
+        scores = parts[:, 0] + self._context.rows(keys, context_features)
         n = len(words)
         for part, offset in enumerate(NEIGHBOUR_OFFSETS, start=1):
             if offset > 0:  # a word's part for the token `offset` after it
@@ -172,3 +152,27 @@ class LabelScores:
                 scores[n + offset:] += self.edges[part - 1]
         return scores + self.document(document if document is not None
                                       else document_features(words_of(tokens), gaz_tags))
+
+
+class SumTable:
+    """Summed weights per distinct key (a context key, a tuple of document features), one row
+    each in a growing array, so a sequence's rows are one fancy-indexing of that array."""
+
+    def __init__(self, scores: LabelScores):
+        self._sum = scores._sum
+        self._ids: dict[tuple[str, ...], int] = {}
+        self._table = np.zeros((64, scores.labels))
+
+    def rows(self, keys: list[tuple[str, ...]], features_of=None) -> np.ndarray:
+        """The rows of the keys; a key's features are features_of(key), or the key itself."""
+        ids = self._ids
+        rows = [ids[key] if key in ids else self._add(key, features_of) for key in keys]
+        return self._table[rows]  # read after the rows: adding them may have replaced the array
+
+    def _add(self, key: tuple[str, ...], features_of) -> int:
+        index = len(self._ids)
+        if index == len(self._table):
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+        self._table[index] = self._sum(features_of(key) if features_of else key)
+        self._ids[key] = index
+        return index

@@ -14,7 +14,7 @@ import sklearn_crfsuite
 from ..errors import InputError
 from .calibration import Calibration
 from .conll import Sentence
-from .crf_features import LATIN_RE, NameScorer, document_features, gazetteer_tags
+from .crf_features import LATIN_RE, NameScorer, document_features_per_text, gazetteer_tags
 from .crf_sequence import sequence_features
 from .engine import LIST_SCORE, default_gazetteer, list_candidates
 from .gazetteer import Gazetteer
@@ -71,13 +71,9 @@ def _training_sequences(sentences: list[Sentence], gazetteer: Gazetteer) -> list
             documents.setdefault(number, []).append(row)
     rows = []
     for block in documents.values():
-        words = [w for _, tokens, _, _ in block for w in words_of(tokens)]
-        document = document_features(words, [t for _, _, tags, _ in block for t in tags])
-        start = 0
-        for text, tokens, tags, labels in block:
-            features = sequence_features(text, tokens, tags, document=document[start:start + len(tokens)])
-            rows.append((features, labels, words_of(tokens)))
-            start += len(tokens)
+        per_text = document_features_per_text([(words_of(tokens), tags) for _, tokens, tags, _ in block])
+        for (text, tokens, tags, labels), document in zip(block, per_text):
+            rows.append((sequence_features(text, tokens, tags, document=document), labels, words_of(tokens)))
     return rows
 
 
