@@ -128,6 +128,32 @@ def test_eval_command_bad_gold_is_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "SOURCE=TARGET" in result.stderr
 
 
+def test_eval_command_scores_the_model_files_it_is_given(tmp_path):
+    from test_preannotation_models import synthetic_conll
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(gold_line() + "\n", encoding="utf-8")
+    model = tmp_path / "m.crfsuite"
+    assert run("train", "ner", "--anercorp", str(synthetic_conll(tmp_path / "train.txt")), "--out", str(model),
+               "--iterations", "5").exit_code == 0
+    default = json.loads(run("eval", "--gold", str(gold), "--json").stdout)
+    trained = run("eval", "--gold", str(gold), "--ner-model", str(model), "--json")
+    assert trained.exit_code == 0, trained.stderr
+    version = json.loads(trained.stdout)["model_version"]
+    assert "+ner." in version and version != default["model_version"] and "+ner." not in default["model_version"]
+    assert "model: " + version in run("eval", "--gold", str(gold), "--ner-model", str(model)).stdout
+
+
+def test_eval_command_model_file_that_does_not_load_is_an_input_error(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(gold_line() + "\n", encoding="utf-8")
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"not a model")
+    result = run("eval", "--gold", str(gold), "--stance-model", str(broken))
+    assert result.exit_code == 1 and f"error: --stance-model: cannot load {broken}" in result.stderr
+    result = run("eval", "--gold", str(gold), "--ner-model", str(tmp_path / "missing.crfsuite"))
+    assert result.exit_code == 1 and "error: --ner-model: cannot load" in result.stderr
+
+
 def test_train_commands_write_models(tmp_path):
     from test_preannotation_models import synthetic_conll
     conll = synthetic_conll(tmp_path / "train.txt")

@@ -235,19 +235,41 @@ def diff(version_a, version_b, as_json):
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
 @click.option("--map", "label_map", default=None,
               help="Label map applied to gold and predictions, e.g. PERS=PER,LOC=GPE,ORG=ORG; other labels ignored.")
+@click.option("--ner-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Score this CRF model (from `workbench train ner`) instead of the shipped one.")
+@click.option("--stance-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Score this stance classifier (from `workbench train stance`) instead of the lexicon baseline.")
+@click.option("--lexicon", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Add this learned name list (from `workbench train lexicon`) to the shipped ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_command(gold, fmt, label_map, as_json):
-    """Score the default pre-annotator against gold: span precision/recall/F1 per label and
-    micro (exact and partial match), and stance accuracy and macro-F1 over FAVOR/AGAINST."""
+def eval_command(gold, fmt, label_map, ner_model, stance_model, lexicon, as_json):
+    """Score a pre-annotator against gold: span precision/recall/F1 per label and micro (exact
+    and partial match), and stance accuracy and macro-F1 over FAVOR/AGAINST.
+
+    The default engine unless model files are given as options; WORKBENCH_NER_MODEL and the
+    other settings are not read, so a score always says which files produced it (the report
+    names the model version)."""
     from . import evaluation
-    from .preannotation import default_preannotator
     from .preannotation.conll import parse_label_map
     mapping = parse_label_map(label_map)
     docs = evaluation.load_gold(gold, fmt, mapping)
     targets = sorted({target for doc in docs for target in doc.stance})
-    predictions = evaluation.predict(docs, default_preannotator(targets), mapping, progress("annotating"))
-    report = evaluation.evaluate(docs, predictions)
+    engine = preannotator_from_options(targets, ner_model, stance_model, lexicon)
+    report = {"model_version": engine.model_version,
+              **evaluation.evaluate(docs, evaluation.predict(docs, engine, mapping, progress("annotating")))}
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else evaluation.format_report(report))
+
+
+def preannotator_from_options(targets, ner_model, stance_model, lexicon):
+    """default_preannotator with the files named on the command line; one that does not load is
+    an input error naming its option."""
+    from .errors import InputError
+    from .preannotation.engine import ModelFileError, default_preannotator
+    try:
+        return default_preannotator(targets, ner_model=ner_model, stance_model=stance_model, lexicon=lexicon)
+    except ModelFileError as exc:
+        option = "--" + exc.part.replace("_", "-")
+        raise InputError(f"{option}: cannot load {exc.path}: {exc.cause}", errors={option: str(exc.path)}) from exc
 
 
 @main.group(cls=WorkbenchGroup)

@@ -166,7 +166,8 @@ def evaluate(docs: list[GoldDoc], predictions: list) -> dict:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"documents: {report['documents']}",
+    lines = [f"model: {report['model_version']}"] if "model_version" in report else []
+    lines += [f"documents: {report['documents']}",
              f"{'label':8}{'P':>8}{'R':>8}{'F1':>8}{'gold':>7}{'pred':>7}   partial F1"]
     exact, partial = report["entities"], report["entities"]["partial"]
     for label in [*exact["per_label"], "micro"]:
