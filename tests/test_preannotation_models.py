@@ -12,11 +12,13 @@ from workbench.preannotation.country_names import build as build_country_names
 from workbench.preannotation.crf import DEFAULT_MODEL, CrfTagger, bio_spans, proclitic_length
 from workbench.preannotation.engine import (CrfLayer, LexiconStance, PreAnnotationEngine, RulesLayer,
                                             default_gazetteer, rules_only_preannotator)
-from workbench.preannotation.gazetteer import DATA_DIR, NAME_FILES, read_entries
+from workbench.preannotation.gazetteer import DATA_DIR, NAME_FILES, Gazetteer, read_entries
 from workbench.preannotation.lexicon import learned_entries, write_lexicon
 from workbench.preannotation.ner_training import train_crf
+from workbench.preannotation.rules import Candidate
 from workbench.preannotation.stance_model import (ClassifierStance, StanceClassifier, read_release_examples,
                                                   read_stance_csv)
+from workbench.preannotation.text import article_form
 
 TARGETS = ["أوكرانيا", "روسيا"]
 FIRST = ["زاهر", "نبيل", "هشام", "ماجد", "فراس", "رامي"]
@@ -136,6 +138,34 @@ def test_default_engine_adds_tagger_names_the_rules_miss():
         assert UNLISTED_NAMES[entity["start"]:entity["end"]] == entity["text"]
 
 
+class FirstMentionLayer:
+    """Labels only the first occurrence of one phrase, as a rule or the tagger might."""
+    name = "first-mention"
+
+    def __init__(self, phrase, label):
+        self.phrase, self.label = phrase, label
+
+    def spans(self, doc, taken):
+        start = doc.norm.text.index(self.phrase)
+        return [*taken, Candidate(start, start + len(self.phrase), self.label, 0.8, "crf")]
+
+
+def test_a_name_found_in_its_lil_form_spreads_to_its_article_form():
+    text = "ووجه ناشطون رسالة للرابطة الوطنية. وقالت الرابطة الوطنية إن الرسالة وصلت."
+    engine = PreAnnotationEngine(TARGETS, Gazetteer([]), [FirstMentionLayer("لرابطه الوطنيه", "ORG")])
+    found = [(e["text"], e["label"]) for e in engine.annotate(text).entities]
+    assert found == [("لرابطة الوطنية", "ORG"), ("الرابطة الوطنية", "ORG")]
+
+
+def test_only_a_lil_span_gets_an_article_form():
+    assert article_form("رسالة للرابطة", 7, 13) == "الرابطة"
+    assert article_form("رسالة لِلرابطة", 8, 14) == "الرابطة"  # a vowel mark between the two ل
+    assert article_form("زار لندن", 4, 8) is None
+    # للندن is ل + لندن: the restored الندن is never a known name, so lists and the lexicon ignore it
+    assert article_form("رسالة للندن", 7, 11) == "الندن"
+    assert article_form("لحكومة", 0, 6) is None
+
+
 def test_rules_win_over_the_tagger_where_both_speak():
     gazetteer = default_gazetteer()
     engine = PreAnnotationEngine(TARGETS, gazetteer, [RulesLayer(gazetteer), CrfLayer(CrfTagger(), gazetteer)])
@@ -179,6 +209,17 @@ def test_lexicon_keeps_consistently_labelled_names(tmp_path):
     assert write_lexicon(path, out) == 1
     assert out.read_text(encoding="utf-8").startswith("# source: learned by `workbench train lexicon`")
     assert read_entries(out) == [("سامر الحلبي", "PER")]
+
+
+def test_lexicon_counts_a_lil_span_as_its_article_form_only_when_that_form_is_written(tmp_path):
+    records = [example("قالت الرابطة الوطنية إن", ("الرابطة الوطنية", "ORG")),
+               example("رسالة للرابطة الوطنية اليوم", ("لرابطة الوطنية", "ORG")),
+               example("زار للندن وفد", ("لندن", "GPE")),  # ل + لندن: الندن is never written
+               example("وصل وفد للندن أمس", ("لندن", "GPE"))]
+    path = write_examples(tmp_path / "examples.jsonl", records)
+    assert learned_entries(path) == [("لندن", "GPE"), ("الرابطة الوطنية", "ORG")]
+    # the لل form alone is not enough: once is not "often enough", and counts do not double
+    assert learned_entries(write_examples(tmp_path / "one.jsonl", records[:2]), min_count=3) == []
 
 
 def test_lexicon_bad_line_names_the_line(tmp_path):

@@ -18,7 +18,7 @@ from .rules import (Candidate, find_alliances, find_camel_case_orgs, find_compou
                     find_described_orgs, find_institutions, find_persons_after_org_titles, find_titled_persons,
                     language_list_ranges, nationality_entries)
 from .stance import predict_stance
-from .text import NormalisedText, Token, normalise, starts_of, tokenise
+from .text import NormalisedText, Token, article_form, normalise, starts_of, tokenise
 
 # Same length: the more specific label wins (روسيا اليوم the channel over روسيا the country).
 LABEL_PRIORITY = {"ORG": 0, "PER": 1, "WEAPON": 2, "GPE": 3, "LOC": 4, "NORP": 5, "DATE": 6}
@@ -70,8 +70,9 @@ def outside_ranges(spans: list[Candidate], label: str, ranges: list[tuple[int, i
 
 
 def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
-    """(name, label) for every PER/ORG span a rule found, and the surname of every multi-word
-    PER (روستيم أوميروف → أوميروف), found by a rule or in the lists."""
+    """(name, label) for every PER/ORG span a rule or the tagger found (a span written after
+    ل as لل also under its article form: لحكومة البريطانية → الحكومة البريطانية), and the
+    surname of every multi-word PER (روستيم أوميروف → أوميروف), found by a rule or in the lists."""
     names = []
     for span in spans:
         if span.label not in SPREAD_LABELS:
@@ -79,6 +80,9 @@ def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
         name = text[span.start:span.end]
         if span.source != "list":
             names.append((name, span.label))
+            restored = article_form(text, span.start, span.end)
+            if restored:
+                names.append((restored, span.label))
         if span.label == "PER" and " " in name:
             names.append((name.rsplit(" ", 1)[1], "PER"))
     return names
@@ -152,7 +156,7 @@ class PreAnnotationEngine:
     """Entity layers in priority order (each keeps what the earlier ones found), document
     consistency, and a stance model."""
     name = "gazetteer-rules-crf"
-    version = "0.4.0"
+    version = "0.4.1"
 
     def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None, layers: list | None = None,
                  stance_model=None):

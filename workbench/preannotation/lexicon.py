@@ -1,7 +1,9 @@
 """A gazetteer learned from accepted labels: the names annotators labelled in a release's
 examples.jsonl, kept when they were labelled often enough, always with the same label, and
 when most of their occurrences in the texts carry a label at all (a word labelled once in ten
-occurrences is not a name)."""
+occurrences is not a name). A name written after ل as لل (span لحكومة البريطانية in
+للحكومة البريطانية) counts as its article form (الحكومة البريطانية) when that form occurs in
+the texts; the name lists then find both spellings."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import InputError
-from .text import normalise_word
+from .text import article_form, normalise_word
 
 SKIPPED_LABELS = frozenset({"DATE"})  # dates are the rules' business: a list of them does not generalise
 
@@ -19,26 +21,40 @@ SKIPPED_LABELS = frozenset({"DATE"})  # dates are the rules' business: a list of
 def count_labelled_names(path: Path) -> tuple[dict[str, Counter], Counter, int]:
     """(name → label counts, name → occurrences in the texts, number of articles)."""
     labels: dict[str, Counter] = defaultdict(Counter)
-    texts = []
+    texts, after_lil = [], defaultdict(Counter)
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             text, entities = record["text"], record["entities"]
+            spans = [(e["text"], e["label"], article_form(text, e["start"], e["end"])) for e in entities]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError(f"{path}:{number}: expected a JSON object with 'text' and 'entities'")
+            raise InputError(f"{path}:{number}: expected a JSON object with 'text' and 'entities', "
+                             "each entity with start, end, label and text")
         texts.append(text)
-        for entity in entities:
-            if entity.get("label") not in SKIPPED_LABELS:
-                labels[entity["text"]][entity["label"]] += 1
+        for name, label, restored in spans:
+            if label in SKIPPED_LABELS:
+                continue
+            (after_lil[restored] if restored else labels[name])[label] += 1
+    for restored, counts in after_lil.items():
+        name = restored if any(_written_with_article(text, restored) for text in texts) else restored[1:]
+        labels[name].update(counts)
     occurrences = Counter({name: sum(_count_words(text, name) for text in texts) for name in labels})
     return labels, occurrences, len(texts)
 
 
+def _written_with_article(text: str, name: str) -> bool:
+    return re.search(rf"(?<![^\W_])[وفبك]{{0,2}}{re.escape(name)}(?![^\W_])", text) is not None
+
+
 def _count_words(text: str, name: str) -> int:
-    """Occurrences of the name as whole words, an attached proclitic allowed."""
-    return len(re.findall(rf"(?<![^\W_])(?:[وفبلك]{{0,2}}){re.escape(name)}(?![^\W_])", text))
+    """Occurrences of the name as whole words, an attached proclitic allowed (الحكومة also as
+    للحكومة)."""
+    body = re.escape(name)
+    if name.startswith("ال"):
+        body = f"(?:{body}|ل{re.escape(name[1:])})"
+    return len(re.findall(rf"(?<![^\W_])(?:[وفبلك]{{0,2}}){body}(?![^\W_])", text))
 
 
 def learned_entries(path: Path, min_count: int = 2, min_labelled_share: float = 0.5) -> list[tuple[str, str]]:

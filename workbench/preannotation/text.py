@@ -165,3 +165,16 @@ def proclitic_readings(word: str) -> tuple[tuple[int, str], ...]:
         if prefix.endswith("ل") and stem.startswith("ل"):
             readings.append((len(prefix), "ا" + stem))
     return tuple(readings)
+
+
+def article_form(text: str, start: int, end: int) -> str | None:
+    """A span written after ل as part of لل, with its article restored: للحكومة gives the span
+    لحكومة (guidelines: it starts after the first ل), whose name is الحكومة. None when the span
+    does not start so. Whether لل really hides an article (للحكومة) or not (للندن, للجنة) is
+    for the caller to decide, from whether the restored name is known."""
+    before = start - 1
+    while before >= 0 and (text[before] == TATWEEL or unicodedata.category(text[before]) == "Mn"):
+        before -= 1
+    if before < 0 or text[before] != "ل" or not text.startswith("ل", start) or end - start < 3:
+        return None
+    return "ا" + text[start:end]
