@@ -11,9 +11,11 @@ from workbench.preannotation.conll import read_conll
 from workbench.preannotation.crf import CrfTagger, bio_spans, model_weights, sentence_slices
 from workbench.preannotation.crf_decode import decode, length_groups, marginals, padded, viterbi
 from workbench.preannotation.crf_features import NameScorer, document_features, gazetteer_tags
-from workbench.preannotation.crf_sequence import LabelScores, SumTable, sequence_features
+from workbench.preannotation.crf_sequence import (LabelScores, SumTable, context_features, context_keys,
+                                                  sequence_features)
 from workbench.preannotation.engine import LIST_SCORE, default_gazetteer, list_candidates
 from workbench.preannotation.ner_training import train_crf
+from workbench.preannotation.rules import Candidate
 from workbench.preannotation.text import normalise, tokenise, words_of
 
 TEXTS = [
@@ -91,6 +93,32 @@ def test_label_scores_are_the_summed_weights_of_the_training_features(model, tex
     assert np.allclose(scores.sequence(text, tokens, tags), expected)  # again, from the cached rows
     if text == RECURRING:
         assert any(f.startswith("d:") and f in weights for row in rows for f in row)  # document features count
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_context_scores_are_the_sums_of_the_context_features_to_the_last_bit(model, text):
+    """LabelScores.context adds per-feature rows instead of summing each context key's features:
+    the same additions in the same order, so the same floats (tagging output must not change)."""
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    labels, weights, _ = model_weights(tagger)
+    text, tokens, list_spans = prepared(text + " وقال-الخطيب: «قطنا»")
+    tags = gazetteer_tags(tokens, list_spans)
+    scores = LabelScores(weights, len(labels))
+    expected = np.array([scores._sum(context_features(key)) for key in context_keys(text, tokens, tags)])
+    assert np.array_equal(scores.context(text, tokens, tags), expected)
+    assert any(f.startswith("gb=") and f in weights for key in context_keys(text, tokens, tags)
+               for f in context_features(key))
+
+
+def test_gazetteer_tags_mark_the_tokens_a_span_covers():
+    text = "زار والرئيس جو بايدن كييف"
+    tokens = tokenise(text)
+    start = text.index("الرئيس")
+    spans = [Candidate(start, text.index(" بايدن"), "PER", 0.9, "list"),  # from inside a token to a token end
+             Candidate(text.index("كييف"), len(text), "GPE", 0.9, "list"),
+             Candidate(text.index("بايدن"), text.index("بايدن") + 2, "PER", 0.9, "list")]  # ends mid-token: ignored
+    assert gazetteer_tags(tokens, spans) == ["O", "B-PER", "I-PER", "O", "B-GPE"]
 
 
 def test_sentences_given_as_one_document_are_tagged_as_crfsuite_tags_them(model):

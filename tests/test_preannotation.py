@@ -1,10 +1,14 @@
 """The gazetteer + rules pre-annotator: offsets, the span rules of the scheme, stance, determinism.
 All texts are made up for these tests."""
+import sys
+import unicodedata
+
 import pytest
 
 from workbench.preannotation import Prediction, default_preannotator
-from workbench.preannotation.rules import find_dates
-from workbench.preannotation.text import normalise, proclitic_readings, tokenise
+from workbench.preannotation.rules import find_dates, hyphen_joined
+from workbench.preannotation.text import (DROP_CANDIDATE_RE, RECENT_DOCUMENTS, TATWEEL, _is_dropped, normalise,
+                                          proclitic_readings, token_starting_at, tokenise, words_of)
 
 TARGETS = ["أوكرانيا", "روسيا"]
 
@@ -78,6 +82,44 @@ def test_normalisation_keeps_marks_on_the_last_letter_inside_the_span():
     text = "بوتينُ قال"
     norm = normalise(text)
     assert norm.to_original(0, 5) == (0, 6)
+
+
+def test_every_dropped_character_is_a_drop_candidate():
+    """normalise only tests the characters DROP_CANDIDATE_RE finds: it must find every one it drops."""
+    dropped = [chr(code) for code in range(sys.maxunicode + 1) if _is_dropped(chr(code))]
+    assert TATWEEL in dropped and len(dropped) > 1000
+    assert [char for char in dropped if not DROP_CANDIDATE_RE.fullmatch(char)] == []
+
+
+def test_marks_of_any_script_are_dropped_and_mapped_back():
+    text = "Cafe\u0301 كييفَ\u200d و\u05b7"
+    norm = normalise(text)
+    assert norm.text == "Cafe كييف\u200d و"
+    assert [unicodedata.category(c) for c in text if c not in norm.text] == ["Mn", "Mn", "Mn"]
+    assert text[slice(*norm.to_original(5, 9))] == "كييفَ"
+
+
+def test_token_starting_at():
+    tokens = tokenise("قال بوتين، 24")
+    assert [token_starting_at(tokens, offset) for offset in (0, 4, 11)] == [0, 1, 2]
+    assert token_starting_at(tokens, 1) is None and token_starting_at(tokens, 13) is None
+
+
+def test_words_of_documents_asked_about_in_turn():
+    """words_of keeps the words of recent token lists (a batch asks about each document again)."""
+    lists = [tokenise(f"كلمة {k} وكلمة") for k in range(RECENT_DOCUMENTS + 5)]
+    for _ in range(2):
+        assert [words_of(tokens) for tokens in lists] == [tuple(t.text for t in tokens) for tokens in lists]
+    tokens = lists[0]
+    tokens += tokenise("اخري")  # the same list, grown: its words are made again
+    assert words_of(tokens)[-1] == "اخري"
+
+
+def test_hyphen_joined_tokens():
+    text = "-فرانكو-إيطالية و- روسية -x-"
+    tokens = tokenise(text)
+    assert [(tokens[i].text, tokens[i + 1].text) for i in hyphen_joined(text, tokens)] == [("فرانكو", "إيطالية")]
+    assert hyphen_joined("", []) == []
 
 
 def test_proclitic_readings_try_the_word_as_written_first():

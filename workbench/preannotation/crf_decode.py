@@ -72,26 +72,30 @@ def padded(emissions: np.ndarray, slices: list[tuple[int, int]]) -> tuple[np.nda
 def viterbi(batch: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -> np.ndarray:
     """The best label index per position ((sentences, longest); past a sentence's end: junk).
     Ties go to the lowest label index, as in crfsuite."""
-    count, longest, _ = batch.shape
+    count, longest, labels = batch.shape
     if not count or not longest:
         return np.zeros((count, longest), dtype=np.int64)
     into = np.ascontiguousarray(transitions.T)  # [to, from]: numpy reduces a last axis fastest
-    back = np.zeros(batch.shape, dtype=np.int64)
-    best_to = np.empty(batch.shape)
-    best_to[:, 0] = batch[:, 0]
+    steps = time_major(batch)
+    back = np.zeros(steps.shape, dtype=np.int64)
+    best_to = np.empty(steps.shape)
+    best_to[0] = steps[0]
+    # Where each (sentence, to) row of a step's flattened scores starts: picking the best of each
+    # row by flat index is several times faster than take_along_axis.
+    row_starts = (np.arange(count * labels) * labels).reshape(count, labels)
     for t in range(1, longest):
-        scores = best_to[:, t - 1, None, :] + into
-        back[:, t] = came_from = scores.argmax(axis=2)
-        best_to[:, t] = np.take_along_axis(scores, came_from[:, :, None], 2)[:, :, 0] + batch[:, t]
+        scores = best_to[t - 1, :, None, :] + into
+        back[t] = came_from = scores.argmax(axis=2)
+        best_to[t] = scores.ravel()[row_starts + came_from] + steps[t]
     rows = np.arange(count)
-    last = best_to[rows, lengths - 1].argmax(axis=1)
+    last = best_to[lengths - 1, rows].argmax(axis=1)
     best = np.zeros((count, longest), dtype=np.int64)
     current = last
     for t in range(longest - 1, -1, -1):
         current = np.where(lengths - 1 == t, last, current)
         best[:, t] = current
         if t:
-            current = back[rows, t, current]
+            current = back[t, rows, current]
     return best
 
 
@@ -101,21 +105,27 @@ def marginals(batch: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -
     if not count or not longest:
         return np.zeros(batch.shape)
     # A constant per position changes no probability; taking out each position's maximum keeps exp finite.
-    weights = np.exp(batch - batch.max(axis=2, keepdims=True))
+    weights = time_major(np.exp(batch - batch.max(axis=2, keepdims=True)))
     step = np.exp(transitions)
-    alpha = np.empty(batch.shape)
-    current = weights[:, 0]
-    alpha[:, 0] = current = current / current.sum(axis=1, keepdims=True)
+    alpha = np.empty(weights.shape)
+    current = weights[0]
+    alpha[0] = current = current / current.sum(axis=1, keepdims=True)
     for t in range(1, longest):
-        current = (current @ step) * weights[:, t]
-        alpha[:, t] = current = current / current.sum(axis=1, keepdims=True)
-    beta = np.empty(batch.shape)
+        current = (current @ step) * weights[t]
+        alpha[t] = current = current / current.sum(axis=1, keepdims=True)
+    beta = np.empty(weights.shape)
     ones = np.full((count, labels), 1.0 / labels)
-    beta[:, longest - 1] = current = ones
+    beta[longest - 1] = current = ones
     for t in range(longest - 2, -1, -1):
-        current = (weights[:, t + 1] * current) @ step.T
+        current = (weights[t + 1] * current) @ step.T
         current = current / current.sum(axis=1, keepdims=True)
         # Each sentence's backward pass starts at its own last position.
-        beta[:, t] = current = np.where((lengths - 1 <= t)[:, None], ones, current)
+        beta[t] = current = np.where((lengths - 1 <= t)[:, None], ones, current)
     joint = alpha * beta
-    return joint / joint.sum(axis=2, keepdims=True)
+    return (joint / joint.sum(axis=2, keepdims=True)).transpose(1, 0, 2)
+
+
+def time_major(batch: np.ndarray) -> np.ndarray:
+    """(longest, sentences, labels), contiguous: each step of a pass over the positions then
+    reads and writes one block of memory instead of a slice strided across the whole batch."""
+    return np.ascontiguousarray(batch.transpose(1, 0, 2))

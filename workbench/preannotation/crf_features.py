@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from pathlib import Path
 
@@ -250,11 +250,10 @@ def gazetteer_tags(tokens: list[Token], list_spans: list[Candidate]) -> list[str
     if not list_spans:
         return tags
     starts = [token.start for token in tokens]
-    ends = {token.end: i for i, token in enumerate(tokens)}
     for span in list_spans:
         first = bisect_right(starts, span.start) - 1  # the token the span starts in (after a proclitic)
-        last = ends.get(span.end)
-        if first < 0 or last is None or span.start >= tokens[first].end:
+        last = bisect_left(starts, span.end) - 1  # the token it ends in, if it ends where a token does
+        if first < 0 or span.start >= tokens[first].end or tokens[last].end != span.end:
             continue
         tags[first] = "B-" + span.label
         for i in range(first + 1, last + 1):
@@ -266,6 +265,14 @@ def gazetteer_tags(tokens: list[Token], list_spans: list[Candidate]) -> list[str
 # training, a block of ner_training.DOCUMENT_SENTENCES sentences) show. A name introduced once
 # with a title, a trigger or a name-list match is often bare and unknown at its later mentions.
 DOCUMENT_COUNT_BUCKETS = ((5, "5"), (3, "3"), (2, "2"))
+
+
+def count_bucket(occurrences: int) -> str:
+    """The name of the first DOCUMENT_COUNT_BUCKETS bound the number reaches (it is 2 or more)."""
+    for bound, name in DOCUMENT_COUNT_BUCKETS:
+        if occurrences >= bound:
+            return name
+    raise ValueError(f"a repeated word occurs at least twice, not {occurrences} times")
 
 
 @lru_cache(maxsize=1 << 17)
@@ -313,7 +320,7 @@ def document_features(words: list[str] | tuple[str, ...], gaz_tags: list[str]) -
         for mask in masks:
             twice |= once & mask
             once |= mask
-        count = next(name for bound, name in DOCUMENT_COUNT_BUCKETS if len(places) >= bound)
+        count = count_bucket(len(places))
         for i, mask in zip(places, masks):
             found[i] = document_row(count, twice | (once & ~mask))
     return found

@@ -8,8 +8,9 @@ document show).
 Training needs the feature strings (FeatureBuilder). Tagging only needs their summed weights per
 label, and a sum of parts is the sum of the parts' sums: LabelScores keeps one label-score
 vector per word and part, so a word seen before costs a table lookup instead of its features.
-Document features depend on the document, not on the word: they are a separate per-token term,
-from a handful of strings whose sums are cached per distinct tuple."""
+Each context feature has one value (a tag, a gap class): its weights are a row per value
+(ValueTable). Document features depend on the document, not on the word: they are a separate
+per-token term, from a handful of strings whose sums are cached per distinct tuple."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,11 +25,22 @@ NEIGHBOUR_OFFSETS = (1, 2, -1, -2)
 
 def context_keys(text: str, tokens: list[Token], gaz_tags: list[str]) -> list[tuple[str, ...]]:
     """Per token: (name-list tag two before, one before, own, one after, two after, gap before, gap after)."""
-    tags = ["^", "^"] + gaz_tags + ["$", "$"]
-    classes = _GAP_CLASSES  # read inline: most gaps are one space, and a call per token costs more
-    gaps = ["^"] + [classes.get(gap) or _gap_class(gap)
-                    for gap in (text[left.end:right.start] for left, right in zip(tokens, tokens[1:]))] + ["$"]
+    tags = padded_tags(gaz_tags)
+    gaps = padded_gaps(text, tokens)
     return list(zip(tags, tags[1:], tags[2:], tags[3:], tags[4:], gaps, gaps[1:]))
+
+
+def padded_tags(gaz_tags: list[str]) -> list[str]:
+    """The name-list tags with two edge marks either side: token i's five tags start at i."""
+    return ["^", "^", *gaz_tags, "$", "$"]
+
+
+def padded_gaps(text: str, tokens: list[Token]) -> list[str]:
+    """The gap_class of each gap between tokens, with an edge mark either side: token i's gaps
+    (before, after) are items i and i + 1."""
+    classes = _GAP_CLASSES  # read inline: most gaps are one space, and a call per token costs more
+    return ["^", *[classes.get(text[left.end:right.start]) or _gap_class(text[left.end:right.start])
+                   for left, right in zip(tokens, tokens[1:])], "$"]
 
 
 _GAP_CLASSES: dict[str, str] = {}
@@ -98,12 +110,13 @@ class LabelScores:
         self.scorer = scorer
         self.max_words = max_words
         self.edges = np.array([self._sum(part) for part in EDGES])
+        self._tags = ValueTable(self, CONTEXT_NAMES[:5])
+        self._gaps = ValueTable(self, CONTEXT_NAMES[5:])
         self._reset()
 
     def _reset(self) -> None:
         self._word_ids: dict[str, int] = {}
         self._parts = np.zeros((1024, 5, self.labels))
-        self._context = SumTable(self)
         self._document = SumTable(self)
 
     def _sum(self, features) -> np.ndarray:
@@ -126,6 +139,20 @@ class LabelScores:
         self._word_ids[word] = index
         return index
 
+    def context(self, text: str, tokens: list[Token], gaz_tags: list[str]) -> np.ndarray:
+        """The summed weights of each token's context_features, without making its context key:
+        each of the seven features has one value, so its weights are one row of a per-value table.
+        The rows are added in the features' order, from zero, as _sum adds them: the same floats."""
+        n = len(tokens)
+        tags = self._tags.codes(padded_tags(gaz_tags))
+        gaps = self._gaps.codes(padded_gaps(text, tokens))
+        total = np.zeros((n, self.labels))
+        for k in range(5):  # the tags two before ... two after
+            total += self._tags.rows[k, tags[k:k + n]]
+        for k in range(2):  # the gaps before and after
+            total += self._gaps.rows[k, gaps[k:k + n]]
+        return total
+
     def document(self, features: list[tuple[str, ...]]) -> np.ndarray:
         """The summed weights of each token's document features."""
         return self._document.rows(features)
@@ -137,11 +164,10 @@ class LabelScores:
             return np.zeros((0, self.labels))
         if len(self._word_ids) + len(tokens) > self.max_words:
             self._reset()
-        keys = context_keys(text, tokens, gaz_tags)
         word_ids = self._word_ids
         words = [word_ids[w] if w in word_ids else self._word_id(w) for w in words_of(tokens)]
         parts = self._parts[words]
-        scores = parts[:, 0] + self._context.rows(keys, context_features)
+        scores = parts[:, 0] + self.context(text, tokens, gaz_tags)
         n = len(words)
         for part, offset in enumerate(NEIGHBOUR_OFFSETS, start=1):
             if offset > 0:  # a word's part for the token `offset` after it
@@ -176,3 +202,29 @@ class SumTable:
         self._table[index] = self._sum(features_of(key) if features_of else key)
         self._ids[key] = index
         return index
+
+
+class ValueTable:
+    """Weights of the features `name + value`, for feature names whose values come from one small
+    set (the five name-list tag features; the two gap features): rows[k, code] is the weight of
+    names[k] + the value numbered `code`, zero for a feature the model does not have."""
+
+    def __init__(self, scores: LabelScores, names: tuple[str, ...]):
+        self._sum = scores._sum
+        self.names = names
+        self._codes: dict[str, int] = {}
+        self.rows = np.zeros((len(names), 16, scores.labels))
+
+    def codes(self, values: list[str]) -> np.ndarray:
+        """The values' numbers, new values added first."""
+        for value in set(values).difference(self._codes):
+            self._add(value)
+        return np.fromiter(map(self._codes.__getitem__, values), dtype=np.intp, count=len(values))
+
+    def _add(self, value: str) -> None:
+        code = len(self._codes)
+        if code == self.rows.shape[1]:
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)], axis=1)
+        for k, name in enumerate(self.names):
+            self.rows[k, code] = self._sum((name + value,))
+        self._codes[value] = code

@@ -8,6 +8,7 @@ import pickle
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 
 from ..errors import InputError
@@ -29,6 +30,7 @@ SPREAD_LABELS = ("PER", "ORG")
 # Tagger spans below this mean marginal are dropped: the tagger is then nearly as likely to be wrong.
 CRF_MIN_SCORE = 0.5
 FIELD_COLON_RE = re.compile(r"[ \t]*[:：]")
+START_OF = attrgetter("start")
 
 
 @lru_cache(maxsize=1)
@@ -53,14 +55,16 @@ def resolve_overlaps(candidates: list[Candidate], taken: list[Candidate] = ()) -
     """Non-overlapping candidates, longest first, then by label priority and score; spans in
     `taken` are kept and block anything overlapping them."""
     accepted = list(taken)
-    occupied = bytearray(max((c.end for c in [*candidates, *taken]), default=0))
+    if not candidates:  # often so for the later layers: nothing to place
+        return sorted(accepted, key=START_OF)
+    occupied = bytearray(max(c.end for c in [*candidates, *taken]))
     for span in taken:
         occupied[span.start:span.end] = b"\x01" * (span.end - span.start)
     for candidate in sorted(candidates, key=lambda c: (c.start - c.end, LABEL_PRIORITY[c.label], -c.score, c.start)):
         if occupied.find(1, candidate.start, candidate.end) < 0:
             occupied[candidate.start:candidate.end] = b"\x01" * (candidate.end - candidate.start)
             accepted.append(candidate)
-    return sorted(accepted, key=lambda c: c.start)
+    return sorted(accepted, key=START_OF)
 
 
 def outside_ranges(spans: list[Candidate], label: str, ranges: list[tuple[int, int]]) -> list[Candidate]:

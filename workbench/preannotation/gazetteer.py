@@ -4,9 +4,9 @@ Data files are UTF-8, one `name<TAB>LABEL` entry a line; lines starting with # a
 (each file's first line names its source)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from .text import Token, joined_as_name, proclitic_readings, tokenise_phrase
 
@@ -30,8 +30,7 @@ def name_list_entries() -> tuple[tuple[str, str], ...]:
     return tuple(entry for name in NAME_FILES for entry in read_entries(DATA_DIR / name))
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     first: int        # index of the first token
     last: int         # index of the last token
     prefix: int       # proclitic letters at the start of the first token, outside the span
@@ -64,18 +63,23 @@ class Gazetteer:
         """The longest name starting at token i; a proclitic is split off only when the word
         as written is not a known name start."""
         for prefix, stem in proclitic_readings(tokens[i].text):
-            if stem not in self.first_words:
-                continue
-            words = (stem,)
-            label = self.labels.get(words)
-            best = Match(i, i, prefix, label) if label else None
-            for j in range(i + 1, min(len(tokens), i + self.longest)):
-                if words not in self.open_prefixes or not joined_as_name(text, tokens[j - 1], tokens[j]):
-                    break
-                words += (tokens[j].text,)
-                label = self.labels.get(words)
+            if stem in self.first_words:
+                last, label = self._longest_name(text, tokens, i, stem)
                 if label:
-                    best = Match(i, j, prefix, label)
-            if best:
-                return best
+                    return Match(i, last, prefix, label)
         return None
+
+    def _longest_name(self, text: str, tokens: list[Token], i: int, stem: str) -> tuple[int, str | None]:
+        """(index of its last token, label) of the longest name made of `stem` and the tokens
+        after token i; the label is None when there is no such name."""
+        words = (stem,)
+        best = i, self.labels.get(words)
+        j = i + 1
+        end = min(len(tokens), i + self.longest)
+        while j < end and words in self.open_prefixes and joined_as_name(text, tokens[j - 1], tokens[j]):
+            words += (tokens[j].text,)
+            label = self.labels.get(words)
+            if label:
+                best = j, label
+            j += 1
+        return best

@@ -7,16 +7,16 @@ it; the engine maps them back to the original text."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .gazetteer import DATA_DIR, Gazetteer, read_entries
-from .text import (PROCLITICS, Token, joined_as_name, normalise_word, proclitic_readings, starts_of, tokenise_phrase,
-                   words_of)
+from .text import (PROCLITICS, Token, joined_as_name, normalise_word, proclitic_readings, starts_of, token_starting_at,
+                   tokenise_phrase, words_of)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A span a layer proposes (a named tuple: an article has hundreds, made quickly)."""
     start: int  # offsets into the normalised text
     end: int
     label: str
@@ -128,9 +128,12 @@ def find_dates(normalised: str, tokens: list[Token] | None = None) -> list[Candi
     return [Candidate(m.start("date"), m.end("date"), "DATE", 0.75, "date-rule") for m in matches]
 
 
+PROCLITIC_WORDS = frozenset(PROCLITICS)
+
+
 def date_starts(tokens: list[Token]) -> list[int]:
     """Tokens a date can start at: a first word, digits, or a bare proclitic (و5 is two tokens)."""
-    others = [i for i, word in enumerate(words_of(tokens)) if word[0].isdigit() or word in PROCLITICS]
+    others = [i for i, word in enumerate(words_of(tokens)) if word in PROCLITIC_WORDS or word[0].isdigit()]
     return sorted(set(starts_of(tokens, DATE_FIRST_WORDS)).union(others))
 
 
@@ -185,8 +188,9 @@ def _phrase_table(phrases: list[str]) -> dict[str, list[tuple[str, ...]]]:
 
 
 def phrase_starts(tokens: list[Token], table: dict[str, list[tuple[str, ...]]]) -> list[int]:
-    """Indexes of the tokens that may start a phrase of the table (one set test per token)."""
-    return starts_of(tokens, table.keys())
+    """Indexes of the tokens that may start a phrase of the table. A set of its first words, not
+    its dict keys: the intersection in starts_of then walks the table's few words, not the document's."""
+    return starts_of(tokens, frozenset(table))
 
 
 def match_phrase(text: str, tokens: list[Token], i: int,
@@ -372,7 +376,8 @@ def find_alliances(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list
 
 
 # A Latin word with inner capitals (SeaPRwire, YouTube) in Arabic text is a brand or outlet name.
-CAMEL_CASE_RE = re.compile(r"(?<![\w.@/])[A-Z][a-z]+[A-Z][A-Za-z]*(?![\w.@/])")
+# The look-behind after the first capital, not before it: the scan then only stops at capitals.
+CAMEL_CASE_RE = re.compile(r"[A-Z](?<![\w.@/][A-Z])[a-z]+[A-Z][A-Za-z]*(?![\w.@/])")
 
 
 def find_camel_case_orgs(text: str) -> list[Candidate]:
@@ -386,12 +391,22 @@ COMPOUND_PREFIXES = frozenset(normalise_word(w) for w in ["فرانكو", "أن�
 
 def find_compound_nationalities(text: str, tokens: list[Token], gazetteer: Gazetteer) -> list[Candidate]:
     found = []
-    for i in range(len(tokens) - 1):
-        if text[tokens[i].end:tokens[i + 1].start] != "-" or gazetteer.labels.get((tokens[i + 1].text,)) != "NORP":
+    for i in hyphen_joined(text, tokens):
+        if gazetteer.labels.get((tokens[i + 1].text,)) != "NORP":
             continue
         prefix = next((p for p, stem in proclitic_readings(tokens[i].text) if stem in COMPOUND_PREFIXES), None)
         if prefix is not None:
             found.append(Candidate(tokens[i].start + prefix, tokens[i + 1].end, "NORP", 0.7, "compound-rule"))
+    return found
+
+
+def hyphen_joined(text: str, tokens: list[Token]) -> list[int]:
+    """Indexes i of the tokens that only a hyphen separates from token i + 1."""
+    found = []
+    for hyphen in re.finditer("-", text):
+        after = token_starting_at(tokens, hyphen.end())
+        if after and tokens[after - 1].end == hyphen.start():  # after is None or 0: no pair
+            found.append(after - 1)
     return found
 
 
@@ -405,7 +420,6 @@ def find_persons_after_org_titles(text: str, tokens: list[Token], spans: list[Ca
                                   gazetteer: Gazetteer) -> list[Candidate]:
     """A name right after "title + ORG" (an optional comma between), given the ORG spans found."""
     orgs = {span.start: span for span in spans if span.label == "ORG"}
-    token_at = {token.start: index for index, token in enumerate(tokens)}
     found = []
     for i in phrase_starts(tokens, ORG_TITLES):
         title = match_phrase(text, tokens, i, ORG_TITLES)
@@ -413,7 +427,7 @@ def find_persons_after_org_titles(text: str, tokens: list[Token], spans: list[Ca
             continue
         after = tokens[title[1] + 1].start
         org = next((orgs[start] for start in range(after, after + 3) if start in orgs), None)
-        j = token_at.get(COMMA_GAP_RE.match(text, org.end).end()) if org else None
+        j = token_starting_at(tokens, COMMA_GAP_RE.match(text, org.end).end()) if org else None
         name = _name_words(text, tokens, j, gazetteer) if j is not None else []
         if name:
             found.append(Candidate(tokens[j].start, tokens[name[-1]].end, "PER", 0.6, "org-title-rule"))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -31,6 +32,12 @@ WORD_SPLIT_RE = re.compile(f"({WORD_RE.pattern})")
 NAME_GAP_RE = re.compile(r"[ \t\u00a0\-‐–]*")
 # Longest first, so that a two-letter combination is tried before its first letter alone.
 PROCLITICS = ("وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "ب", "ل", "ك")
+
+
+# The characters normalise has to test with _is_dropped: tatweel and every non-ASCII character
+# that is neither a word character nor a space. Every Mn character is among them (a test checks),
+# and looking at these few is much faster than making a set of all the text's characters.
+DROP_CANDIDATE_RE = re.compile(r"[^\w\s\x00-\x7f]|" + TATWEEL)
 
 
 def _is_dropped(char: str) -> bool:
@@ -63,7 +70,7 @@ def _map_letters(text: str) -> str:
 def normalise(text: str) -> NormalisedText:
     """Dropped characters are found per distinct character, then removed segment by segment:
     no Python work per character of the text."""
-    dropped = "".join(char for char in set(text) if _is_dropped(char))
+    dropped = "".join(char for char in set(DROP_CANDIDATE_RE.findall(text)) if _is_dropped(char))
     letters = _map_letters(text)
     if not dropped:
         return NormalisedText(original=text, text=letters, origin=range(len(text)))
@@ -95,7 +102,7 @@ def tokenise(normalised: str) -> list[Token]:
     the pieces gives every offset without a match object per word."""
     pieces = WORD_SPLIT_RE.split(normalised)
     ends = list(accumulate(map(len, pieces)))
-    return [_new_tuple(Token, token) for token in zip(ends[0::2], ends[1::2], pieces[1::2])]
+    return list(map(_new_tuple, repeat(Token), zip(ends[0::2], ends[1::2], pieces[1::2])))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -104,12 +111,27 @@ def tokenise_phrase(phrase: str) -> tuple[str, ...]:
     return tuple(t.text for t in tokenise(normalise_word(phrase)))
 
 
+_start_of = attrgetter("start")
+
+
+def token_starting_at(tokens: Sequence[Token], offset: int) -> int | None:
+    """Index of the token that starts at the offset, if one does."""
+    i = bisect_left(tokens, offset, key=_start_of)
+    return i if i < len(tokens) and tokens[i].start == offset else None
+
+
 def joined_as_name(text: str, left: Token, right: Token) -> bool:
     """True when only spaces or a hyphen separate two tokens."""
     return NAME_GAP_RE.fullmatch(text, left.end, right.start) is not None
 
 
-@lru_cache(maxsize=8)
+# Documents whose words and stem index are kept: a batch of articles (base.BATCH_SIZE) is worked
+# through stage by stage, so each of its documents is asked about again after all the others.
+RECENT_DOCUMENTS = 64
+RECENT_WORDS = 200_000  # and, for the words, about this many at most: a few long texts are enough
+
+
+@lru_cache(maxsize=RECENT_DOCUMENTS)
 def stem_positions(words: tuple[str, ...]) -> tuple[dict[str, list[int]], frozenset[str]]:
     """Stem (of any proclitic reading) → indexes of the words read so, and the set of those stems;
     cached, because every name list and rule table of a document looks its first words up here."""
@@ -121,18 +143,23 @@ def stem_positions(words: tuple[str, ...]) -> tuple[dict[str, list[int]], frozen
 
 
 _text_of = attrgetter("text")
-# (tokens, their words) of the last document asked about: every name list and rule table of a
-# document asks for the same tokens, and building the words is most of a call. One tuple, swapped
-# whole, so that concurrent callers never see one document's tokens with another's words.
-_last_words: tuple[Sequence[Token] | None, tuple[str, ...]] = (None, ())
+# id(tokens) → (tokens, their words), for the last documents asked about: every name list, rule
+# table and tagger stage of a document asks for the same tokens, and building the words is most
+# of a call. Entries are whole tuples and a full dict is replaced, not emptied, so concurrent
+# callers never see one document's tokens with another's words.
+_recent_words: dict[int, tuple[Sequence[Token], tuple[str, ...]]] = {}
+_recent_total = 0  # words in _recent_words
 
 
 def words_of(tokens: Sequence[Token]) -> tuple[str, ...]:
-    global _last_words
-    last_tokens, words = _last_words
-    if last_tokens is not tokens or len(words) != len(tokens):
+    global _recent_words, _recent_total
+    known_tokens, words = _recent_words.get(id(tokens), (None, ()))
+    if known_tokens is not tokens or len(words) != len(tokens):
         words = tuple(map(_text_of, tokens))
-        _last_words = (tokens, words)
+        if len(_recent_words) >= RECENT_DOCUMENTS or _recent_total > RECENT_WORDS:
+            _recent_words, _recent_total = {}, 0
+        _recent_words[id(tokens)] = (tokens, words)
+        _recent_total += len(words)
     return words
 
 
