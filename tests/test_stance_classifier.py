@@ -154,3 +154,12 @@ def test_few_sentiment_labels_still_give_every_fold_the_same_views(two_targets):
     assert len(classifier.views["sentiment"]) == 2
     assert classifier.models["اللقاح"]["model"].coef_.shape[1] == 9
     assert classifier.predict(["قرار ممتاز ورائع"], "اللقاح") == ["FAVOR"]
+
+
+def test_seeds_decide_the_inner_folds_and_the_same_seeds_give_the_same_model(two_targets, trained):
+    again = StanceClassifier.train(two_targets, seeds=stance_model.DEFAULT_SEEDS)
+    other = StanceClassifier.train(two_targets, seeds=(0, 0))
+    coef = {name: model.models["اللقاح"]["model"].coef_ for name, model in
+            (("trained", trained), ("again", again), ("other", other))}
+    assert np.array_equal(coef["trained"], coef["again"])
+    assert not np.allclose(coef["trained"], coef["other"])
