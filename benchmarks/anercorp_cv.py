@@ -63,7 +63,8 @@ def tagger_spans(tagger: CrfTagger, texts: list[str]) -> list[list[dict]]:
 
 
 def engine_spans(engine: PreAnnotationEngine, texts: list[str]) -> list[list[dict]]:
-    """The whole engine's spans per sentence. The engine reads articles, not sentences: each
+    """The whole engine's spans per sentence, each with its score and source (the layer or rule
+    that proposed it). The engine reads articles, not sentences: each
     block of sentences that training takes as a document (ner_training.document_numbers) is
     annotated as one text, a sentence per line, and its spans are handed back to their sentences."""
     blocks: dict[int, list[int]] = {}
@@ -78,25 +79,38 @@ def engine_spans(engine: PreAnnotationEngine, texts: list[str]) -> list[list[dic
         joined.append(text)
         starts.append(offsets)
     found: list[list[dict]] = [[] for _ in texts]
-    for members, offsets, prediction in zip(blocks.values(), starts, engine.annotate_many(joined)):
-        for span in prediction.entities:
-            k = bisect_right(offsets, span["start"]) - 1
+    for members, offsets, (doc, spans) in zip(blocks.values(), starts, engine.spans_many(joined)):
+        for span in spans:
+            start, end = doc.norm.to_original(span.start, span.end)
+            k = bisect_right(offsets, start) - 1
             index, base = members[k], offsets[k]
-            if span["end"] <= base + len(texts[index]):  # a span across a line break belongs to no sentence
-                found[index].append({**span, "start": span["start"] - base, "end": span["end"] - base})
+            if end <= base + len(texts[index]):  # a span across a line break belongs to no sentence
+                found[index].append({"start": start - base, "end": end - base, "label": span.label,
+                                     "score": span.score, "source": span.source})
     return found
 
 
-def scored_spans(gold: list[list[dict]], predicted: list[list[dict]], proclitic_slack: int = 0) -> list[tuple]:
-    """(score, right) per predicted span; right: a gold span with its label and end, and its start
-    or at most `proclitic_slack` letters before it (ANERcorp keeps proclitics inside spans)."""
+def scored_spans(gold: list[list[dict]], predicted: list[list[dict]], proclitic_slack: int = 0,
+                 key: str = "score") -> list[tuple]:
+    """(span[key], right) per predicted span; right: a gold span with its label and end, and its
+    start or at most `proclitic_slack` letters before it (ANERcorp keeps proclitics inside spans)."""
     pairs = []
     for gold_spans, spans in zip(gold, predicted):
         for span in spans:
             right = any(g["label"] == span["label"] and g["end"] == span["end"]
                         and 0 <= span["start"] - g["start"] <= proclitic_slack for g in gold_spans)
-            pairs.append((span["score"], right))
+            pairs.append((span[key], right))
     return pairs
+
+
+def precision_by_source(pairs: list[tuple]) -> dict:
+    """source → its spans and the share of them that are right."""
+    counts: dict[str, list[int]] = {}
+    for source, right in pairs:
+        counts.setdefault(source, [0, 0])
+        counts[source][0] += 1
+        counts[source][1] += right
+    return {source: {"count": n, "precision": round(right / n, 3)} for source, (n, right) in sorted(counts.items())}
 
 
 def run_fold(k: int, parts: list[list], extra: list, args) -> dict:
@@ -116,10 +130,12 @@ def run_fold(k: int, parts: list[list], extra: list, args) -> dict:
                 "tagger_scores": scored_spans(gold, tagged)}
         if args.tagger_only:
             return fold
-        annotated = [map_labels(spans, EVAL_MAP) for spans in engine_spans(engine, [s.text for s in held_out])]
+        annotated = [map_labels([{**span, "source": f"{span['source']} {span['label']}"} for span in spans], EVAL_MAP)
+                     for spans in engine_spans(engine, [s.text for s in held_out])]  # source with the scheme's label
     return fold | {"engine": score_entities(gold, annotated),
                    "engine_partial": score_entities(gold, annotated, partial=True),
-                   "engine_scores": scored_spans(gold, annotated, proclitic_slack=2)}
+                   "engine_scores": scored_spans(gold, annotated, proclitic_slack=2),
+                   "engine_sources": scored_spans(gold, annotated, proclitic_slack=2, key="source")}
 
 
 def main() -> None:
@@ -159,6 +175,8 @@ def main() -> None:
     summary = {name: pooled([r[name] for r in results]) for name in SCORES if name in results[0]}
     summary["by_score"] = {name: precision_by_bucket(*zip(*[p for r in results for p in r[name + "_scores"]]))
                            for name in ("tagger", "engine") if name + "_scores" in results[0]}
+    if "engine_sources" in results[0]:
+        summary["by_source"] = precision_by_source([p for r in results for p in r["engine_sources"]])
     if args.calibration_out:
         write_calibration(args.calibration_out, [p for r in results for p in r["tagger_scores"]])
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
@@ -197,6 +215,10 @@ def format_summary(summary: dict) -> str:
             lines += [f"{kind} precision by score: " + ", ".join(
                 f"[{row['low']:.2f}, {row['high']:.2f}) {row['precision']:.3f} (n={row['count']})" for row in rows)
                 for kind, rows in score.items()]
+            continue
+        if name == "by_source":
+            lines.append("engine precision by source: " + ", ".join(
+                f"{source} {row['precision']:.3f} (n={row['count']})" for source, row in score.items()))
             continue
         labels = " ".join(f"{label} {row['f1']:.3f}" for label, row in score["per_label"].items())
         micro = score["micro"]

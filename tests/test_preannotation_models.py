@@ -138,6 +138,17 @@ def test_default_engine_adds_tagger_names_the_rules_miss():
         assert UNLISTED_NAMES[entity["start"]:entity["end"]] == entity["text"]
 
 
+def test_spans_many_gives_annotate_many_spans_with_their_sources():
+    engine = default_preannotator(TARGETS)
+    texts = [UNLISTED_NAMES, "قال وزير الخارجية الروسي سيرغي لافروف يوم الاثنين إن روسيا مستعدة."]
+    found = engine.spans_many(texts)
+    for (doc, spans), prediction in zip(found, engine.annotate_many(texts)):
+        assert [(*doc.norm.to_original(s.start, s.end), s.label, s.score) for s in spans] == \
+            [(e["start"], e["end"], e["label"], e["score"]) for e in prediction.entities]
+    sources = {s.source for _, spans in found for s in spans}
+    assert {"list", "crf", "date-rule"} <= sources, sources
+
+
 class FirstMentionLayer:
     """Labels only the first occurrence of one phrase, as a rule or the tagger might."""
     name = "first-mention"
