@@ -18,7 +18,7 @@ from workbench.preannotation.ner_training import train_crf
 from workbench.preannotation.rules import Candidate
 from workbench.preannotation.stance_model import (ClassifierStance, StanceClassifier, read_release_examples,
                                                   read_stance_csv)
-from workbench.preannotation.text import article_form
+from workbench.preannotation.text import article_form, written_words
 
 TARGETS = ["أوكرانيا", "روسيا"]
 FIRST = ["زاهر", "نبيل", "هشام", "ماجد", "فراس", "رامي"]
@@ -166,6 +166,17 @@ def test_a_name_found_in_its_lil_form_spreads_to_its_article_form():
     engine = PreAnnotationEngine(TARGETS, Gazetteer([]), [FirstMentionLayer("لرابطه الوطنيه", "ORG")])
     found = [(e["text"], e["label"]) for e in engine.annotate(text).entities]
     assert found == [("لرابطة الوطنية", "ORG"), ("الرابطة الوطنية", "ORG")]
+
+
+def test_a_name_spreads_only_to_mentions_written_with_its_letters():
+    text = "قال محمد علي إن الهجوم وقع على المدينة، وقال علي إن الوضع خطير."
+    engine = PreAnnotationEngine(TARGETS, Gazetteer([]), [FirstMentionLayer("محمد علي", "PER")])
+    found = [(e["start"], e["text"]) for e in engine.annotate(text).entities]
+    assert found == [(4, "محمد علي"), (text.index("علي إن الوضع"), "علي")]  # not the preposition على
+
+
+def test_written_words_keep_apart_what_matching_merges():
+    assert written_words("عَلَى عليّ أحمد احمد مدرسة مدرسه") == ["على", "علي", "احمد", "احمد", "مدرسة", "مدرسه"]
 
 
 def test_only_a_lil_span_gets_an_article_form():

@@ -19,7 +19,7 @@ from .rules import (Candidate, find_alliances, find_camel_case_orgs, find_compou
                     find_described_orgs, find_institutions, find_persons_after_org_titles, find_titled_persons,
                     language_list_ranges, nationality_entries)
 from .stance import predict_stance
-from .text import NormalisedText, Token, article_form, normalise, starts_of, tokenise
+from .text import NormalisedText, Token, article_form, normalise, starts_of, tokenise, written_words
 
 # Same length: the more specific label wins (روسيا اليوم the channel over روسيا the country).
 LABEL_PRIORITY = {"ORG": 0, "PER": 1, "WEAPON": 2, "GPE": 3, "LOC": 4, "NORP": 5, "DATE": 6}
@@ -93,6 +93,18 @@ def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
         if span.label == "PER" and " " in name:
             names.append((name.rsplit(" ", 1)[1], "PER"))
     return names
+
+
+def spelled(norm: NormalisedText, span: Candidate) -> list[str]:
+    """The span's words as the original text writes them (text.written_words)."""
+    start, end = norm.to_original(span.start, span.end)
+    return written_words(norm.original[start:end])
+
+
+def spelled_words(norm: NormalisedText, spans: list[Candidate]) -> set[str]:
+    """Every word of the spans as written; a word after ل as لل (لحكومة) also with its article."""
+    words = {word for span in spans for word in spelled(norm, span)}
+    return words | {"ا" + word for word in words if word.startswith("ل")}
 
 
 @dataclass
@@ -202,19 +214,21 @@ class PreAnnotationEngine:
         spans: list[Candidate] = []
         for layer in self.layers:
             spans = layer.spans(doc, spans)
-        return self._spread_labels(doc.norm.text, doc.tokens, spans)
+        return self._spread_labels(doc.norm, doc.tokens, spans)
 
     def _prediction(self, doc: Document, spans: list[Candidate]) -> Prediction:
         return Prediction(entities=[self._entity(doc.norm, span) for span in spans],
                           stance=self.stance_model.predict(doc.norm, doc.tokens, self.targets))
 
-    def _spread_labels(self, text: str, tokens: list[Token], spans: list[Candidate]) -> list[Candidate]:
+    def _spread_labels(self, norm: NormalisedText, tokens: list[Token], spans: list[Candidate]) -> list[Candidate]:
         """Document consistency: a name a rule or the tagger labelled once gets that label at its
-        other mentions."""
-        names = names_to_spread(text, spans)
+        other mentions, those written with the same letters (not على for علي)."""
+        names = names_to_spread(norm.text, spans)
         if not names:
             return spans
-        mentions = list_candidates(text, tokens, Gazetteer(names), CONSISTENCY_SCORE, "consistency")
+        mentions = list_candidates(norm.text, tokens, Gazetteer(names), CONSISTENCY_SCORE, "consistency")
+        seen = spelled_words(norm, [span for span in spans if span.label in SPREAD_LABELS])
+        mentions = [m for m in mentions if all(w in seen or "ا" + w in seen for w in spelled(norm, m))]
         return resolve_overlaps(mentions, taken=spans)
 
     @staticmethod

@@ -205,3 +205,13 @@ def article_form(text: str, start: int, end: int) -> str | None:
     if before < 0 or text[before] != "ل" or not text.startswith("ل", start) or end - start < 3:
         return None
     return "ا" + text[start:end]
+
+
+ALEF_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
+
+
+def written_words(text: str) -> list[str]:
+    """The words of an original text as written, to tell apart what normalise merges on purpose:
+    marks and tatweel dropped and the alef forms unified, but ى and ي, ة and ه kept apart (the
+    preposition على and the name علي are one word once normalised)."""
+    return WORD_RE.findall("".join(char for char in text if not _is_dropped(char)).translate(ALEF_FORMS))
