@@ -6,7 +6,8 @@ import unicodedata
 import pytest
 
 from workbench.preannotation import Prediction, default_preannotator
-from workbench.preannotation.rules import find_dates, hyphen_joined
+from workbench.preannotation.engine import default_gazetteer
+from workbench.preannotation.rules import find_dates, find_titled_persons, hyphen_joined
 from workbench.preannotation.text import (DROP_CANDIDATE_RE, RECENT_DOCUMENTS, TATWEEL, _is_dropped, normalise,
                                           proclitic_readings, token_starting_at, tokenise, words_of)
 
@@ -221,6 +222,21 @@ def test_an_unknown_name_after_a_title_is_per_without_the_title(annotator):
     assert ("NORP", "الليتواني") in found
     assert ("PER", "غابريليوس لاندسبيرغيس") in found
     assert not any("وزير" in text or "الخارجية" in text for _, text in found)
+
+
+@pytest.mark.parametrize("sentence, name", [
+    ("أعلن الملك عبد الله الثاني أن الحدود مغلقة.", "عبد الله الثاني"),
+    ("قال الأمير نايف بن عبد العزيز آل سعود إن الزيارة مهمة.", "نايف بن عبد العزيز آل سعود"),
+    ("قال السيد سالم بن حمد إن الزيارة مهمة.", "سالم بن حمد"),
+    ("قال السفير فراس أبو الهدى إن الزيارة مهمة.", "فراس أبو الهدى"),
+    ("قال السيد سامر كنعان إن الزيارة مهمة.", "سامر كنعان"),  # no chain: two words, as before
+])
+def test_a_title_rule_name_reads_over_arabic_name_chains(sentence, name):
+    norm = normalise(sentence)
+    tokens = tokenise(norm.text)
+    found = [norm.original[slice(*norm.to_original(c.start, c.end))]
+             for c in find_titled_persons(norm.text, tokens, default_gazetteer())]
+    assert found == [name]
 
 
 def test_common_nouns_after_a_title_are_not_names(annotator):
