@@ -11,7 +11,7 @@ from workbench.preannotation.conll import parse_label_map, read_conll
 from workbench.preannotation.country_names import build as build_country_names
 from workbench.preannotation.crf import DEFAULT_MODEL, CrfTagger, bio_spans, proclitic_length
 from workbench.preannotation.engine import (CrfLayer, LexiconStance, PreAnnotationEngine, RulesLayer,
-                                            default_gazetteer, rules_only_preannotator)
+                                            default_gazetteer, rules_only_preannotator, surname_of)
 from workbench.preannotation.gazetteer import DATA_DIR, NAME_FILES, Gazetteer, read_entries
 from workbench.preannotation.lexicon import learned_entries, write_lexicon
 from workbench.preannotation.ner_training import train_crf
@@ -173,6 +173,19 @@ def test_a_name_spreads_only_to_mentions_written_with_its_letters():
     engine = PreAnnotationEngine(TARGETS, Gazetteer([]), [FirstMentionLayer("محمد علي", "PER")])
     found = [(e["start"], e["text"]) for e in engine.annotate(text).entities]
     assert found == [(4, "محمد علي"), (text.index("علي إن الوضع"), "علي")]  # not the preposition على
+
+
+@pytest.mark.parametrize("name, surname", [("روستيم اوميروف", "اوميروف"), ("احمد ابو الغيط", "ابو الغيط"),
+                                           ("محمد بن سلمان", "بن سلمان"), ("حسن نصر الله", "نصر الله"),
+                                           ("عبد الله الثاني", None), ("عبد الله", None), ("زيلينسكي", None)])
+def test_surname_is_the_part_of_a_name_used_alone(name, surname):
+    assert surname_of(name) == surname
+
+
+def test_a_regnal_number_is_not_spread_as_a_surname():
+    text = "أعلن الملك عبد الله الثاني أن الحدود مغلقة في الأسبوع الثاني من الشهر."
+    engine = PreAnnotationEngine(TARGETS, Gazetteer([]), [FirstMentionLayer("عبد الله الثاني", "PER")])
+    assert [e["text"] for e in engine.annotate(text).entities] == ["عبد الله الثاني"]
 
 
 def test_written_words_keep_apart_what_matching_merges():

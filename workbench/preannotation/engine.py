@@ -15,9 +15,9 @@ from ..errors import InputError
 from .base import Prediction, PreAnnotator
 from .crf import DEFAULT_MODEL, CrfTagger
 from .gazetteer import Gazetteer, name_list_entries, read_entries
-from .rules import (Candidate, find_alliances, find_camel_case_orgs, find_compound_nationalities, find_dates,
-                    find_described_orgs, find_institutions, find_persons_after_org_titles, find_titled_persons,
-                    language_list_ranges, nationality_entries)
+from .rules import (NAME_CONNECTORS, REGNAL_NUMBERS, Candidate, find_alliances, find_camel_case_orgs,
+                    find_compound_nationalities, find_dates, find_described_orgs, find_institutions,
+                    find_persons_after_org_titles, find_titled_persons, language_list_ranges, nationality_entries)
 from .stance import predict_stance
 from .text import NormalisedText, Token, article_form, normalise, starts_of, tokenise, written_words
 
@@ -90,9 +90,22 @@ def names_to_spread(text: str, spans: list[Candidate]) -> list[tuple[str, str]]:
             restored = article_form(text, span.start, span.end)
             if restored:
                 names.append((restored, span.label))
-        if span.label == "PER" and " " in name:
-            names.append((name.rsplit(" ", 1)[1], "PER"))
+        surname = surname_of(name) if span.label == "PER" else None
+        if surname:
+            names.append((surname, "PER"))
     return names
+
+
+def surname_of(name: str) -> str | None:
+    """The part of a multi-word person's name used alone: the last word, with the connector
+    before it (أبو الغيط، بن سلمان) or, before الله, the word it compounds with (نصر الله); none
+    for a one-word name, a two-word chain (عبد الله) or a name ending in a regnal number (الثاني)."""
+    words = name.split(" ")
+    if len(words) < 2 or words[-1] in REGNAL_NUMBERS:
+        return None
+    if words[-2] in NAME_CONNECTORS or words[-1] == "الله":
+        return " ".join(words[-2:]) if len(words) > 2 else None
+    return words[-1]
 
 
 def spelled(norm: NormalisedText, span: Candidate) -> list[str]:
