@@ -249,7 +249,7 @@ def find_titled_persons(text: str, tokens: list[Token], gazetteer: Gazetteer) ->
     for _, (_, title_end) in phrase_matches(text, tokens, TITLES):
         j = title_end + 1
         j += nationality_run(text, tokens, j, gazetteer)
-        name = _person_name_words(text, tokens, j, gazetteer)
+        name = _name_words(text, tokens, j, gazetteer, person=True)
         if name and COMMA_GAP_RE.fullmatch(text, tokens[j - 1].end, tokens[j].start):
             found.append(Candidate(tokens[j].start, tokens[name[-1]].end, "PER",
                                    0.7 if len(name) > 1 else 0.6, "title-rule"))
@@ -261,14 +261,15 @@ REGNAL_NUMBERS = frozenset(normalise_word(w) for w in
                            "الأول الثاني الثالث الرابع الخامس السادس السابع الثامن التاسع العاشر".split())
 
 
-def _person_name_words(text: str, tokens: list[Token], j: int, gazetteer: Gazetteer) -> list[int]:
-    """_name_words read over Arabic name chains: a connector and the word it joins (عبد الله،
-    محمد بن سلمان، أبو الغيط، بن عبد العزيز آل سعود) count as one with the word before them, only
-    further chains follow a chain, and a regnal number ends the name (عبد الله الثاني)."""
+def _name_words(text: str, tokens: list[Token], j: int, gazetteer: Gazetteer, person: bool = False) -> list[int]:
+    """Indexes of up to two name-like tokens from j; a known surname ends the name. A person's
+    name also reads over Arabic name chains: a connector and the word it joins (عبد الله، محمد بن
+    سلمان، أبو الغيط، بن عبد العزيز آل سعود) count as one with the word before them, only further
+    chains follow a chain, and a regnal number ends the name (عبد الله الثاني)."""
     indexes: list[int] = []
     chained = False
     while j < len(tokens) and (not indexes or joined_as_name(text, tokens[j - 1], tokens[j])):
-        if _chain_at(text, tokens, j, gazetteer):
+        if person and _chain_at(text, tokens, j, gazetteer):
             indexes.append(j)
             chained, j = True, j + 1
             if tokens[j].text not in NAME_CONNECTORS:  # بن عبد العزيز: a connector joins the next word
@@ -281,7 +282,7 @@ def _person_name_words(text: str, tokens: list[Token], j: int, gazetteer: Gazett
         if gazetteer.labels.get((tokens[j].text,)) == "PER":
             break
         j += 1
-    if (indexes and j < len(tokens) and tokens[j].text in REGNAL_NUMBERS
+    if (person and indexes and j < len(tokens) and tokens[j].text in REGNAL_NUMBERS
             and joined_as_name(text, tokens[j - 1], tokens[j])):
         indexes.append(j)
     return indexes
@@ -294,19 +295,6 @@ def _chain_at(text: str, tokens: list[Token], j: int, gazetteer: Gazetteer) -> b
     word = tokens[j + 1].text
     return (joined_as_name(text, tokens[j], tokens[j + 1]) and ARABIC_WORD_RE.fullmatch(word) is not None
             and word not in FUNCTION_WORDS and gazetteer.label_of_word(word) in (None, "PER"))
-
-
-def _name_words(text: str, tokens: list[Token], j: int, gazetteer: Gazetteer) -> list[int]:
-    """Indexes of up to two name-like tokens from j; a known surname ends the name."""
-    indexes: list[int] = []
-    while (j < len(tokens) and len(indexes) < NAME_WORDS_AFTER_TITLE
-           and (not indexes or joined_as_name(text, tokens[j - 1], tokens[j]))
-           and looks_like_name(tokens[j].text, gazetteer)):
-        indexes.append(j)
-        if gazetteer.labels.get((tokens[j].text,)) == "PER":
-            break
-        j += 1
-    return indexes
 
 
 # --- ORG: institution + nationality, ministries, descriptor + name, alliance + name --------
@@ -468,7 +456,7 @@ def find_persons_after_org_titles(text: str, tokens: list[Token], spans: list[Ca
         after = tokens[title[1] + 1].start
         org = next((orgs[start] for start in range(after, after + 3) if start in orgs), None)
         j = token_starting_at(tokens, COMMA_GAP_RE.match(text, org.end).end()) if org else None
-        name = _person_name_words(text, tokens, j, gazetteer) if j is not None else []
+        name = _name_words(text, tokens, j, gazetteer, person=True) if j is not None else []
         if name:
             found.append(Candidate(tokens[j].start, tokens[name[-1]].end, "PER", 0.6, "org-title-rule"))
     return found

@@ -207,7 +207,7 @@ def article_form(text: str, start: int, end: int) -> str | None:
     return "ا" + text[start:end]
 
 
-ALEF_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
+ALEF_FORMS = str.maketrans({form: alef for form, alef in LETTER_MAP.items() if alef == "ا"})
 
 
 def written_words(text: str) -> list[str]:
