@@ -11,7 +11,7 @@ import requests
 
 from workbench import stack
 from workbench.db import dispose_engines
-from workbench.app import create_app
+from workbench.web import create_app
 from workbench.settings import PROJECT_ROOT, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"

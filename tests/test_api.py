@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import make_settings
 
-from workbench.app import create_app
+from workbench.web import create_app
 from workbench.db import session_scope
 from workbench.errors import ConfigError
 from workbench.models import Article

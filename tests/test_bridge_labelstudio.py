@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from workbench import stack, workflow
 from workbench.annotations import OVERLAP
-from workbench.app import create_app
+from workbench.web import create_app
 from workbench.db import session_scope
 from workbench.errors import LabelStudioError
 from workbench.models import Annotation, PreAnnotation

@@ -7,7 +7,7 @@ from conftest import gold_result, make_settings
 from sqlalchemy import delete, select
 
 from workbench import workflow
-from workbench.app import create_app
+from workbench.web import create_app
 from workbench.db import session_scope
 from workbench.errors import LabelStudioError
 from workbench.models import AnnotationSnapshot, ArticleRevision, LabelStudioTask, PreAnnotation

@@ -6,8 +6,8 @@ import logging
 import pytest
 from test_api import assert_error_shape
 
-from workbench.app import create_app
-from workbench.webhooks import ids_in_event
+from workbench.web import create_app
+from workbench.web.webhooks import ids_in_event
 
 SECRET = {"X-Workbench-Webhook-Secret": "s3cret"}
 

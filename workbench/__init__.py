@@ -1,5 +1,6 @@
-"""Arabic News Annotation Workbench."""
-from .app import create_app
+"""Arabic News Annotation Workbench.
 
-__all__ = ["create_app"]
+Importing the package imports nothing heavy: the HTTP side is `workbench.web.create_app`, the
+training-data feed `workbench.feed` (which needs no Flask)."""
+
 __version__ = "0.1.0"

@@ -170,10 +170,8 @@ def status(as_json):
 @click.option("--port", default=5055, show_default=True, type=click.IntRange(1, 65535))
 def serve(host, port):
     """Run the bridge's HTTP API (needs WORKBENCH_API_TOKEN)."""
-    from werkzeug.serving import run_simple
-
-    from .app import create_app
-    run_simple(host, port, create_app(load_settings()), threaded=True)
+    from .web.serve import serve as serve_bridge
+    serve_bridge(load_settings(), host, port)
 
 
 @main.command()

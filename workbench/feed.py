@@ -1,5 +1,5 @@
 """Stage 7 — the training-data feed: released versions as the ML team reads them, from disk
-(the HTTP feed in views.py serves the same functions) or from a bridge URL (`load(url=...)`)."""
+(the HTTP feed in web/api.py serves the same functions) or from a bridge URL (`load(url=...)`)."""
 from __future__ import annotations
 
 import hashlib

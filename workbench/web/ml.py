@@ -10,14 +10,18 @@ import hmac
 
 from flask import Blueprint, current_app, request
 
-from .app import settings
-from .errors import InputError, Unauthorized
-from .preannotation.base import annotate_all
-from .preannotation.configured import configured_preannotator
-from .scheme import load_scheme
-from .tasks import prediction_result
+from ..errors import InputError, Unauthorized
+from ..preannotation.base import annotate_all
+from ..preannotation.configured import configured_preannotator
+from ..scheme import load_scheme
+from ..tasks import prediction_result
+from .context import settings
 
 ml_bp = Blueprint("ml", __name__, url_prefix="/ml")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(ml_bp)
 
 
 @ml_bp.before_request

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context
 
-from . import feed, workflow
-from .app import require_token, settings
-from .errors import InputError
+from .. import feed, workflow
+from ..errors import InputError
+from .context import require_token, settings
 
 health_bp = Blueprint("health", __name__)
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 api_bp.before_request(require_token)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
 
 
 @health_bp.get("/health")

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, Flask, current_app, request
 
-from . import workflow
-from .app import settings
-from .errors import ConfigError, InputError, Unauthorized
-from .tasks import WEBHOOK_SECRET_HEADER
+from .. import workflow
+from ..errors import ConfigError, InputError, Unauthorized
+from ..tasks import WEBHOOK_SECRET_HEADER
+from .context import settings
 
 log = logging.getLogger(__name__)
 webhooks_bp = Blueprint("webhooks", __name__)
