@@ -1,17 +1,21 @@
-"""Engine and sessions for the bridge's database (SQLite by default, PostgreSQL by URL)."""
+"""Engine and sessions for the bridge's database (SQLite by default, PostgreSQL by URL).
+
+Opening a database brings its schema to the newest migration (workbench/migrations)."""
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import ConfigError
-from .models import Base
+from .migrations import upgrade_to_head
 
 
 @lru_cache(maxsize=8)
@@ -24,15 +28,18 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed)
-    _ENGINES.append(engine)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        Base.metadata.create_all(engine)
-        add_missing_columns(engine)
+        upgrade_to_head(engine)
     except OperationalError as exc:
+        engine.dispose()
         raise ConfigError(f"cannot open the database at WORKBENCH_DATABASE_URL ({parsed.render_as_string()}): "
                           f"{exc.orig}", errors={"WORKBENCH_DATABASE_URL": "unreachable"})
+    except BaseException:
+        engine.dispose()
+        raise
+    _ENGINES.append(engine)
     return engine
 
 
@@ -47,28 +54,26 @@ def dispose_engines() -> None:
 _ENGINES: list[Engine] = []
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Additive schema upgrades: columns a newer model has and an older database lacks are added
-    (they must be nullable or have a server default). Nothing is ever dropped or changed."""
-    inspector, added = inspect(engine), []
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    ddl = column.type.compile(engine.dialect)
-                    default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""
-                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl}{default}')
-                    added.append(f"{table.name}.{column.name}")
-    return added
-
-
 def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    _use_wal(cur)
     cur.close()
+
+
+def _use_wal(cur, wait_seconds: float = 10.0) -> None:
+    """Switch to WAL mode. While another process is switching a new database, SQLite answers "database is
+    locked" at once (the busy timeout does not apply): try again until it has finished."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 @contextmanager
