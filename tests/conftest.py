@@ -77,18 +77,31 @@ def label_studio(tmp_path_factory):
     ls = {"port": stack.free_port(), "username": "annotator@example.com", "password": "test-password-123",
           "token": uuid.uuid4().hex + "abcd1234", "data_dir": str(data_dir / "data")}
     ls["url"] = f"http://127.0.0.1:{ls['port']}"
-    log = data_dir / "label-studio.log"
-    process = stack.start_label_studio(ls, log)
+    ls["log"] = data_dir / "label-studio.log"
+    start_label_studio_server(ls)
     try:
-        stack.wait_until_healthy(ls["url"], process.pid, log, "Label Studio (test fixture)")
         yield ls
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_label_studio_server(ls, signal.SIGTERM)
+
+
+def start_label_studio_server(ls: dict) -> None:
+    """Start (or, after a kill, restart on the same data dir and port) the session's Label Studio."""
+    ls["process"] = stack.start_label_studio(ls, ls["log"])
+    stack.wait_until_healthy(ls["url"], ls["process"].pid, ls["log"], "Label Studio (test fixture)")
+
+
+def stop_label_studio_server(ls: dict, sig=signal.SIGKILL) -> None:
+    """Stop the session's Label Studio; SIGKILL is a crash, as the fault tests need."""
+    process = ls.get("process")
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @pytest.fixture

@@ -86,18 +86,31 @@ def preannotate():
               help="Import the tasks whose predictions scored lowest first, so they are labelled first.")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 5000),
               help="Tasks per Label Studio import request.")
-def push(least_confident_first, batch_size):
+@click.option("--queue-order", type=click.Choice(["least-confident", "sequential", "keep"]),
+              default="least-confident", show_default=True,
+              help="How Label Studio serves waiting tasks to annotators: the lowest-scored prediction of the "
+                   "newest model first (Label Studio's uncertainty sampling), import order, or leave the "
+                   "project's setting alone.")
+def push(least_confident_first, batch_size, queue_order):
     """Create or reuse the Label Studio project and import new tasks with predictions.
 
     Idempotent and resumable: tasks already in the project (by the bridge's task map, reconciled
     with the tasks' wb_key) are not imported again, so a push cut off half-way can simply be run
     again. A new pre-annotator version adds its predictions to the existing tasks. With
     WORKBENCH_BRIDGE_URL and WORKBENCH_WEBHOOK_SECRET set, the bridge's webhook is registered
-    on the project. Prints the project id last."""
-    report = workflow.push(load_settings(), progress("pushing"), least_confident_first, batch_size)
+    on the project. Prints the project id last.
+
+    Predictions of a new pre-annotator version (after `workbench models promote`, say) are added only
+    to tasks nobody has annotated or skipped yet; annotated tasks keep the predictions their annotators
+    saw. Only one push of a project runs at a time: a second one stops with a message naming the first."""
+    report = workflow.push(load_settings(), progress("pushing"), least_confident_first, batch_size,
+                           None if queue_order == "keep" else queue_order)
     click.echo(f"{'created' if report.created_project else 'reused'} project {report.project_id}: "
                f"imported {report.imported} task(s), {report.already_present} already present, "
                f"{report.recovered} recovered into the task map, {report.predictions_added} prediction(s) added")
+    if report.predictions_not_added_annotated:
+        click.echo(f"{report.predictions_not_added_annotated} annotated task(s) keep their predictions "
+                   "(no new prediction added)")
     for dup in report.duplicates:
         click.echo(f"warning: Label Studio task {dup['task_id']} duplicates task {dup['mapped_task_id']} "
                    f"({dup['wb_key']}); delete one of them in Label Studio", err=True)
@@ -262,7 +275,7 @@ def preannotator_from_options(targets, ner_model, stance_model, lexicon):
     """default_preannotator with the files named on the command line; one that does not load is
     an input error naming its option."""
     from .errors import InputError
-    from .preannotation.engine import ModelFileError, default_preannotator
+    from .preannotation.loading import ModelFileError, default_preannotator
     try:
         return default_preannotator(targets, ner_model=ner_model, stance_model=stance_model, lexicon=lexicon)
     except ModelFileError as exc:

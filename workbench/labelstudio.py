@@ -112,10 +112,13 @@ class LabelStudioClient:
                 return None
             raise
 
-    def set_model_version(self, project_id: int, model_version: str) -> None:
-        """Which predictions Label Studio shows annotators as pre-annotations."""
+    def set_model_version(self, project_id: int, model_version: str, sampling: str | None = None) -> None:
+        """Which predictions Label Studio shows annotators as pre-annotations, and optionally how it
+        orders the annotators' queue (`sampling`: Label Studio's Project.sampling value)."""
+        fields = {"sampling": sampling} if sampling else {}
         with self._call(f"setting the model version of project {project_id}"):
-            self._sdk.projects.update(id=project_id, model_version=model_version, show_collab_predictions=True)
+            self._sdk.projects.update(id=project_id, model_version=model_version, show_collab_predictions=True,
+                                      **fields)
 
     def ensure_webhook(self, project_id: int, url: str, headers: dict, actions: list[str]) -> int:
         """The project's webhook to `url`, created or updated so it carries `headers` and `actions`."""

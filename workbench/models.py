@@ -133,6 +133,20 @@ class PullRun(Base):
     new_snapshots: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RunLock(Base):
+    """One writer at a time per project and kind of run (push, pull): the row exists while a run holds
+    it. `token` is the holder's own random id; `heartbeat_at` is refreshed while it runs, so a lock whose
+    holder died is recognised (dead pid on this host, or no heartbeat for a while) and taken over."""
+    __tablename__ = "run_locks"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Release(Base):
     __tablename__ = "releases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session
 
 from . import offsets
 from .errors import InputError, LabelStudioError
-from .models import Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
+from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
 from .scheme import Scheme
 
 if TYPE_CHECKING:
     from .labelstudio import LabelStudioClient
+
+# Label Studio's queue orders (its Project.sampling values). "Uncertainty sampling" serves the tasks
+# whose prediction of the project's model version scored lowest first (next_task.py in Label Studio).
+SAMPLING = {"sequential": "Sequential sampling", "least-confident": "Uncertainty sampling"}
 
 STANCE_PREFIX = "stance_"
 REVIEW_CONTROL = "review"
@@ -93,7 +97,9 @@ class PushReport:
     imported: int = 0
     recovered: int = 0
     predictions_added: int = 0
+    predictions_not_added_annotated: int = 0  # tasks someone annotated keep the predictions they saw
     already_present: int = 0
+    queue_order: str | None = None
     duplicates: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
 
@@ -125,18 +131,28 @@ def ensure_project(session: Session, client: LabelStudioClient, title: str, conf
     return row, created
 
 
-def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> tuple[int, list[dict]]:
+@dataclass
+class Reconciled:
+    recovered: int = 0
+    duplicates: list[dict] = field(default_factory=list)
+    annotated: set[int] = field(default_factory=set)  # Label Studio ids of tasks someone annotated or skipped
+
+
+def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> Reconciled:
     """Record tasks that exist in Label Studio but are missing from the task map. Returns how many were
-    recovered, and the tasks that duplicate an article revision already mapped (imported twice by hand,
-    or by two pushes at once): reported, never deleted — they may carry annotations."""
+    recovered, the tasks that duplicate an article revision already mapped (imported twice by hand, or
+    by two pushes at once): reported, never deleted — they may carry annotations — and which tasks
+    people have touched (an annotation, submitted or skipped)."""
     known = {t.task_key: t for t in session.scalars(select(LabelStudioTask).where(
         LabelStudioTask.project_id == project.id))}
     revisions = {}
-    recovered, duplicates = 0, []
+    found = Reconciled()
     for task in client.iter_tasks(project.ls_project_id):
+        if task.get("annotations") or task.get("total_annotations") or task.get("cancelled_annotations"):
+            found.annotated.add(task["id"])
         key = (task.get("data") or {}).get("wb_key")
         if key in known and known[key].ls_task_id != task["id"]:
-            duplicates.append({"wb_key": key, "task_id": task["id"], "mapped_task_id": known[key].ls_task_id})
+            found.duplicates.append({"wb_key": key, "task_id": task["id"], "mapped_task_id": known[key].ls_task_id})
         if not key or key in known:
             continue
         if not revisions:
@@ -148,9 +164,9 @@ def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioP
         known[key] = LabelStudioTask(project_id=project.id, revision_id=revision.id, ls_task_id=task["id"],
                                      task_key=key, model_versions=versions)
         session.add(known[key])
-        recovered += 1
+        found.recovered += 1
     session.flush()
-    return recovered, duplicates
+    return found
 
 
 def revisions_to_push(session: Session) -> list[ArticleRevision]:
@@ -170,6 +186,7 @@ class PushOptions:
     review_policy: str = "submitted"
     least_confident_first: bool = False
     batch_size: int = BATCH_SIZE
+    queue_order: str | None = "least-confident"  # a key of SAMPLING; None leaves it as it is
     webhook_url: str | None = None
     webhook_secret: str | None = None
 
@@ -183,8 +200,9 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
     project, created = ensure_project(session, client, options.title, config, instructions)
     report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
                         created_project=created)
-    report.recovered, report.duplicates = reconcile(session, client, project)
-    pending, new_predictions = _plan(session, project, scheme, report)
+    found = reconcile(session, client, project)
+    report.recovered, report.duplicates = found.recovered, found.duplicates
+    pending, new_predictions = _plan(session, project, scheme, report, found.annotated)
     for task, pre, payload in new_predictions:
         client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
         task.model_versions = sorted({*task.model_versions, pre.model_version})
@@ -196,15 +214,20 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
         _import_batch(session, client, project, batch)
         report.imported += len(batch)
         session.commit()
-    _point_project_at_latest_model(session, client, project)
+    report.queue_order = options.queue_order
+    _point_project_at_latest_model(session, client, project, options.queue_order)
     if options.webhook_url and options.webhook_secret:
         client.ensure_webhook(project.ls_project_id, options.webhook_url,
                               {WEBHOOK_SECRET_HEADER: options.webhook_secret}, WEBHOOK_ACTIONS)
     return report
 
 
-def _plan(session, project, scheme, report):
-    """(revisions to import with their payloads, predictions to add to existing tasks), all validated."""
+def _plan(session, project, scheme, report, annotated: set[int]):
+    """(revisions to import with their payloads, predictions to add to existing tasks), all validated.
+    A task someone annotated (in Label Studio now, or in what the bridge pulled) gets no new prediction:
+    its annotations were made against the predictions it has."""
+    annotated = annotated | set(session.scalars(select(LabelStudioTask.ls_task_id).join(
+        Annotation, Annotation.task_id == LabelStudioTask.id).where(LabelStudioTask.project_id == project.id)))
     mapped = {t.revision_id: t for t in session.scalars(select(LabelStudioTask).where(
         LabelStudioTask.project_id == project.id))}
     pending, new_predictions = [], []
@@ -215,16 +238,21 @@ def _plan(session, project, scheme, report):
         if task is None:
             pending.append((revision, pre, payload))
         elif pre is not None and pre.model_version not in task.model_versions:
-            new_predictions.append((task, pre, payload))
+            if task.ls_task_id in annotated:
+                report.predictions_not_added_annotated += 1
+            else:
+                new_predictions.append((task, pre, payload))
         else:
             report.already_present += 1
     return pending, new_predictions
 
 
-def _point_project_at_latest_model(session, client, project):
+def _point_project_at_latest_model(session, client, project, queue_order):
+    """Annotators see the newest model's predictions; with a queue order, Label Studio serves the
+    waiting tasks in it ("least-confident": the lowest-scored prediction of that model first)."""
     newest = session.scalars(select(PreAnnotation.model_version).order_by(PreAnnotation.id.desc())).first()
     if newest:
-        client.set_model_version(project.ls_project_id, newest)
+        client.set_model_version(project.ls_project_id, newest, SAMPLING.get(queue_order) if queue_order else None)
 
 
 def _import_batch(session, client, project, batch):

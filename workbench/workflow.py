@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from . import agreement, annotations, articles, feed, release_check, releases, review, tasks
 from .db import session_scope
 from .errors import WorkbenchError
+from .locks import lock_name, run_lock
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
 from .preannotation.configured import configured_preannotator
 from .preannotation.stage import preannotate_pending
@@ -39,14 +40,26 @@ def preannotate(settings: Settings, progress=None):
 
 
 def push(settings: Settings, progress=None, least_confident_first: bool = False,
-         batch_size: int = tasks.BATCH_SIZE) -> tasks.PushReport:
+         batch_size: int = tasks.BATCH_SIZE, queue_order: str | None = "least-confident") -> tasks.PushReport:
+    """Push new tasks and new predictions; one push of a project runs at a time."""
     scheme = load_scheme(settings.tasks_dir)
     webhook_url = f"{settings.bridge_url}/webhooks/label-studio" if settings.bridge_url else None
     options = tasks.PushOptions(settings.project_title, settings.review_policy, least_confident_first, batch_size,
-                                webhook_url, settings.webhook_secret)
-    with client_for(settings) as client, session_scope(settings) as session:
+                                queue_order, webhook_url, settings.webhook_secret)
+    with run_lock(settings.database_url, project_lock(settings, "push"), "push"), \
+            client_for(settings) as client, session_scope(settings) as session:
         client.whoami()
         return tasks.push(session, client, scheme, settings.tasks_dir, options, progress)
+
+
+# A pull waits this long for another pull of the same project (a webhook pull takes seconds); a
+# push never waits: two pushes at once are a mistake to report, not to queue.
+PULL_WAIT_SECONDS = 60.0
+
+
+def project_lock(settings: Settings, kind: str) -> str:
+    """The name of the one-writer lock of `kind` (push, pull) for the configured project."""
+    return lock_name(kind, settings.label_studio_url or "", settings.project_title)
 
 
 def current_project(session, settings: Settings) -> LabelStudioProject:
@@ -61,10 +74,13 @@ def current_project(session, settings: Settings) -> LabelStudioProject:
 
 
 def pull(settings: Settings, progress=None, full: bool = False, task_ids: list[int] | None = None,
-         annotation_ids: list[int] | None = None) -> dict:
-    """Pull (incrementally, fully, or only the named tasks/annotations) and review the project."""
+         annotation_ids: list[int] | None = None, wait: float = PULL_WAIT_SECONDS) -> dict:
+    """Pull (incrementally, fully, or only the named tasks/annotations) and review the project.
+    One pull of a project runs at a time (CLI and webhook pulls alike); another waits up to `wait`
+    seconds for it, then stops with a message naming the running one."""
     scheme = load_scheme(settings.tasks_dir)
-    with client_for(settings) as client, session_scope(settings) as session:
+    with run_lock(settings.database_url, project_lock(settings, "pull"), "pull", wait=wait), \
+            client_for(settings) as client, session_scope(settings) as session:
         project = current_project(session, settings)
         if task_ids is not None or annotation_ids is not None:
             ids = list(task_ids or []) + annotations.tasks_of_annotations(session, annotation_ids or [])

@@ -17,6 +17,7 @@ from .context import settings
 
 log = logging.getLogger(__name__)
 webhooks_bp = Blueprint("webhooks", __name__)
+WEBHOOK_PULL_WAIT_SECONDS = 600.0
 
 
 def init_app(app: Flask) -> None:
@@ -42,7 +43,8 @@ def ids_in_event(event: dict) -> tuple[list[int], list[int]]:
 
 def _pull_in_background(app_settings, task_ids, annotation_ids):
     try:
-        workflow.pull(app_settings, task_ids=task_ids, annotation_ids=annotation_ids)
+        # behind a running CLI pull of the project, wait for it rather than lose the event
+        workflow.pull(app_settings, task_ids=task_ids, annotation_ids=annotation_ids, wait=WEBHOOK_PULL_WAIT_SECONDS)
     except Exception:  # the next scheduled pull catches up; the event must not take the worker down
         log.exception("webhook pull of tasks %s / annotations %s failed", task_ids, annotation_ids)
 
