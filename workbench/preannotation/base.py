@@ -1,12 +1,22 @@
-"""The pre-annotator interface: what every pre-annotator returns and how it is called."""
+"""The pre-annotator interface: what every pre-annotator returns and how it is called, and the
+span type every layer proposes (Candidate)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 ENTITY_LABELS = ("PER", "ORG", "GPE", "LOC", "NORP", "WEAPON", "DATE")
 STANCE_LABELS = ("FAVOR", "AGAINST", "NONE")
+
+
+class Candidate(NamedTuple):
+    """A span a layer proposes (a named tuple: an article has hundreds, made quickly)."""
+    start: int  # offsets into the normalised text
+    end: int
+    label: str
+    score: float
+    source: str  # the list, rule or layer that proposed it ("list", "title-rule", "crf", "consistency", ...)
 
 
 @dataclass

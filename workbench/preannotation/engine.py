@@ -1,21 +1,22 @@
 """The pre-annotation engine: entity layers run in priority order (name lists + rules, then the
 CRF tagger filling the gaps), overlaps resolved (longest span, then label priority), labels
-spread to every mention of a name a rule or the tagger found, and a stance model per target."""
+spread to every mention of a name a rule or the tagger found, and a stance model per target.
+
+A ledger (ledger.py, measured on a release's annotations) can be applied: the (source, label)
+pairs it switched off propose nothing, and every output span's score becomes its source's
+calibrated precision. Building the default engine from files is loading.py's."""
 from __future__ import annotations
 
-import hashlib
-import pickle
+import copy
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
-from pathlib import Path
 
-from ..errors import InputError
-from .base import Prediction, PreAnnotator
-from .crf import DEFAULT_MODEL, CrfTagger
-from .gazetteer import Gazetteer, name_list_entries, read_entries
-from .rules import (NAME_CONNECTORS, REGNAL_NUMBERS, Candidate, find_alliances, find_camel_case_orgs,
+from .base import Candidate, Prediction
+from .crf import CrfTagger
+from .gazetteer import Gazetteer, name_list_entries
+from .rules import (NAME_CONNECTORS, REGNAL_NUMBERS, find_alliances, find_camel_case_orgs,
                     find_compound_nationalities, find_dates, find_described_orgs, find_institutions,
                     find_persons_after_org_titles, find_titled_persons, language_list_ranges, nationality_entries)
 from .stance import predict_stance
@@ -68,6 +69,16 @@ def resolve_overlaps(candidates: list[Candidate], taken: list[Candidate] = ()) -
             occupied[candidate.start:candidate.end] = b"\x01" * (candidate.end - candidate.start)
             accepted.append(candidate)
     return sorted(accepted, key=START_OF)
+
+
+def clear_of(candidates: list[Candidate], spans: list[Candidate]) -> list[Candidate]:
+    """The candidates that overlap none of the spans."""
+    if not candidates or not spans:
+        return candidates
+    occupied = bytearray(max(c.end for c in [*candidates, *spans]))
+    for span in spans:
+        occupied[span.start:span.end] = b"\x01" * (span.end - span.start)
+    return [c for c in candidates if occupied.find(1, c.start, c.end) < 0]
 
 
 def outside_ranges(spans: list[Candidate], label: str, ranges: list[tuple[int, int]]) -> list[Candidate]:
@@ -123,11 +134,23 @@ def spelled_words(norm: NormalisedText, spans: list[Candidate]) -> set[str]:
 @dataclass
 class Document:
     """What every layer reads: the normalised text, its tokens and the name-list matches;
-    `prepared` holds what a layer computed for many documents at once (CrfLayer.prepare)."""
+    `prepared` holds what a layer computed for many documents at once (CrfLayer.prepare).
+    A layer hands its candidates to `propose` before resolving overlaps among them."""
     norm: NormalisedText
     tokens: list[Token]
     list_spans: list[Candidate]
     prepared: dict = field(default_factory=dict)
+    switched_off: frozenset = frozenset()  # (source, label) pairs that propose nothing (a ledger's)
+    proposed: list[Candidate] | None = None  # when recording (ledger.measure): every candidate put forward
+
+    def propose(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates that go to overlap resolution: all of them, minus the switched-off
+        pairs' (dropped before resolution, so that other candidates may take their text)."""
+        if self.proposed is not None:
+            self.proposed.extend(candidates)
+        if not self.switched_off:
+            return candidates
+        return [c for c in candidates if (c.source, c.label) not in self.switched_off]
 
 
 class RulesLayer:
@@ -139,8 +162,9 @@ class RulesLayer:
 
     def spans(self, doc: Document, taken: list[Candidate]) -> list[Candidate]:
         text, tokens = doc.norm.text, doc.tokens
-        spans = resolve_overlaps(doc.list_spans + self._rule_candidates(text, tokens), taken=taken)
-        spans = resolve_overlaps(find_persons_after_org_titles(text, tokens, spans, self.gazetteer), taken=spans)
+        spans = resolve_overlaps(doc.propose(doc.list_spans + self._rule_candidates(text, tokens)), taken=taken)
+        persons = find_persons_after_org_titles(text, tokens, spans, self.gazetteer)
+        spans = resolve_overlaps(doc.propose(persons), taken=spans)
         return outside_ranges(spans, "NORP", language_list_ranges(text, tokens, self.gazetteer))
 
     def _rule_candidates(self, text: str, tokens: list[Token]) -> list[Candidate]:
@@ -173,7 +197,7 @@ class CrfLayer:
         if self.name not in doc.prepared:
             self.prepare([doc])
         found = self.tagger.candidates_from(doc.tokens, doc.prepared[self.name], self.gazetteer, self.min_score)
-        return resolve_overlaps([c for c in found if not self._is_field_label(text, c)], taken=taken)
+        return resolve_overlaps(doc.propose([c for c in found if not self._is_field_label(text, c)]), taken=taken)
 
     def _is_field_label(self, text: str, span: Candidate) -> bool:
         """Boilerplate such as «كلمات دلالية:» or «المصدر:»: a span that is all of a line up to a
@@ -186,20 +210,29 @@ class CrfLayer:
 
 class PreAnnotationEngine:
     """Entity layers in priority order (each keeps what the earlier ones found), document
-    consistency, and a stance model."""
+    consistency, a stance model, and optionally a ledger (see the module docstring)."""
     name = "gazetteer-rules-crf"
     version = "0.4.1"
 
     def __init__(self, targets: list[str], gazetteer: Gazetteer | None = None, layers: list | None = None,
-                 stance_model=None):
+                 stance_model=None, ledger=None):
         self.targets = list(targets)
         self.gazetteer = gazetteer or default_gazetteer()
         self.layers = layers if layers is not None else [RulesLayer(self.gazetteer)]
         self.stance_model = stance_model or LexiconStance()
+        self.ledger = ledger  # a ledger.Ledger, or None: the engine as shipped
 
     @property
     def model_version(self) -> str:
-        return f"{self.name}-{self.version}"
+        """f"{name}-{version}", and the ledger's short fingerprint when one is applied."""
+        applied = f"+ledger.{self.ledger.fingerprint[:8]}" if self.ledger is not None else ""
+        return f"{self.name}-{self.version}{applied}"
+
+    def with_ledger(self, ledger) -> PreAnnotationEngine:
+        """This engine with another ledger; None gives it as shipped (what ledger.measure runs)."""
+        engine = copy.copy(self)
+        engine.ledger = ledger
+        return engine
 
     def annotate(self, text: str) -> Prediction:
         return self.annotate_many([text])[0]
@@ -208,11 +241,15 @@ class PreAnnotationEngine:
         """annotate for each text; layers that can work on many documents at once do so."""
         return [self._prediction(doc, spans) for doc, spans in self.spans_many(texts)]
 
-    def spans_many(self, texts: list[str]) -> list[tuple[Document, list[Candidate]]]:
+    def spans_many(self, texts: list[str], record_proposals: bool = False) -> list[tuple[Document, list[Candidate]]]:
         """Each text's document and final entity spans, in offsets of its normalised text and
         with the layer or rule that proposed each (`source`): what annotate_many reports, before
-        the offsets are mapped back (benchmarks measure precision per source with it)."""
+        the offsets are mapped back (benchmarks measure precision per source with it). With
+        record_proposals, each document's `proposed` holds every candidate the layers put
+        forward, before overlap resolution and the ledger's switch-offs."""
         docs = [self._document(text) for text in texts]
+        for doc in docs:
+            doc.proposed = [] if record_proposals else None
         for layer in self.layers:
             if hasattr(layer, "prepare"):
                 layer.prepare(docs)
@@ -221,28 +258,36 @@ class PreAnnotationEngine:
     def _document(self, text: str) -> Document:
         norm = normalise(text)
         tokens = tokenise(norm.text)
-        return Document(norm, tokens, list_candidates(norm.text, tokens, self.gazetteer, LIST_SCORE, "list"))
+        switched_off = self.ledger.switched_off if self.ledger is not None else frozenset()
+        return Document(norm, tokens, list_candidates(norm.text, tokens, self.gazetteer, LIST_SCORE, "list"),
+                        switched_off=switched_off)
 
     def _spans(self, doc: Document) -> list[Candidate]:
         spans: list[Candidate] = []
         for layer in self.layers:
             spans = layer.spans(doc, spans)
-        return self._spread_labels(doc.norm, doc.tokens, spans)
+        spans = self._spread_labels(doc, spans)
+        return self.ledger.rescored(spans) if self.ledger is not None else spans
 
     def _prediction(self, doc: Document, spans: list[Candidate]) -> Prediction:
         return Prediction(entities=[self._entity(doc.norm, span) for span in spans],
                           stance=self.stance_model.predict(doc.norm, doc.tokens, self.targets))
 
-    def _spread_labels(self, norm: NormalisedText, tokens: list[Token], spans: list[Candidate]) -> list[Candidate]:
+    def _spread_labels(self, doc: Document, spans: list[Candidate]) -> list[Candidate]:
         """Document consistency: a name a rule or the tagger labelled once gets that label at its
-        other mentions, those written with the same letters (not على for علي)."""
+        other mentions, those written with the same letters (not على for علي). It spreads only
+        the spans that came out: never a switched-off pair's, which were dropped before."""
+        norm = doc.norm
         names = names_to_spread(norm.text, spans)
         if not names:
             return spans
-        mentions = list_candidates(norm.text, tokens, Gazetteer(names), CONSISTENCY_SCORE, "consistency")
+        mentions = list_candidates(norm.text, doc.tokens, Gazetteer(names), CONSISTENCY_SCORE, "consistency")
         seen = spelled_words(norm, [span for span in spans if span.label in SPREAD_LABELS])
         mentions = [m for m in mentions if all(w in seen or "ا" + w in seen for w in spelled(norm, m))]
-        return resolve_overlaps(mentions, taken=spans)
+        # It only fills gaps: a mention over a span found already (the one it spreads from, a
+        # surname inside the full name) is none of its proposals (and never comes out).
+        mentions = clear_of(mentions, spans)
+        return resolve_overlaps(doc.propose(mentions), taken=spans)
 
     @staticmethod
     def _entity(norm: NormalisedText, span: Candidate) -> dict:
@@ -259,11 +304,6 @@ class LexiconStance:
         return predict_stance(norm, tokens, targets)
 
 
-@lru_cache(maxsize=1)
-def default_tagger() -> CrfTagger:
-    return CrfTagger(DEFAULT_MODEL)
-
-
 def rules_only_preannotator(targets: list[str]) -> PreAnnotationEngine:
     """The engine without the statistical layer (for comparisons)."""
     engine = PreAnnotationEngine(targets)
@@ -271,53 +311,14 @@ def rules_only_preannotator(targets: list[str]) -> PreAnnotationEngine:
     return engine
 
 
-@lru_cache(maxsize=4)
-def tagger_at(model_path: Path) -> CrfTagger:
-    return CrfTagger(model_path)
+# Building the default engine from its files moved to loading.py; these names stay importable
+# from here (lazily: loading.py imports this module).
+MOVED_TO_LOADING = frozenset({"default_preannotator", "default_tagger", "tagger_at", "gazetteer_with",
+                              "stance_from_file", "ModelFileError", "file_digest"})
 
 
-def gazetteer_with(lexicon: Path | None) -> Gazetteer:
-    """The shipped lists, plus a learned lexicon file when one is given (its labels win)."""
-    if lexicon is None:
-        return default_gazetteer()
-    return Gazetteer(nationality_entries() + name_list_entries() + tuple(read_entries(Path(lexicon))))
-
-
-class ModelFileError(Exception):
-    """An optional model file that could not be loaded; `part` is ner_model, stance_model or lexicon."""
-
-    def __init__(self, part: str, path: Path, cause: Exception):
-        super().__init__(f"{part}: cannot load {path}: {cause}")
-        self.part, self.path, self.cause = part, path, cause
-
-
-def _load(part: str, path: Path, load):
-    try:
-        return load(path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, pickle.UnpicklingError,
-            InputError) as exc:
-        raise ModelFileError(part, path, exc) from exc
-
-
-def default_preannotator(targets: list[str], ner_model: Path | None = None, stance_model: Path | None = None,
-                         lexicon: Path | None = None) -> PreAnnotator:
-    """The default engine; each optional file replaces (NER model, stance model) or extends
-    (lexicon) the shipped part, and is named in the model version so stored results keep apart.
-    A file that does not load raises ModelFileError naming its part."""
-    gazetteer = _load("lexicon", lexicon, gazetteer_with)
-    tagger = default_tagger() if ner_model is None else _load("ner_model", Path(ner_model), tagger_at)
-    stance = _load("stance_model", stance_model, stance_from_file) if stance_model else None
-    engine = PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)],
-                                 stance_model=stance)
-    engine.version += "".join(f"+{kind}.{file_digest(path)}" for kind, path in
-                              (("ner", ner_model), ("stance", stance_model), ("lexicon", lexicon)) if path)
-    return engine
-
-
-def stance_from_file(path: Path):
-    from .stance_model import ClassifierStance, StanceClassifier  # sklearn: loaded only when asked for
-    return ClassifierStance(StanceClassifier.load(Path(path)))
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]
+def __getattr__(name: str):
+    if name in MOVED_TO_LOADING:
+        from . import loading
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
 
+from .base import Candidate  # the span type lives in base.py; importers of rules.Candidate keep working
 from .gazetteer import DATA_DIR, Gazetteer, read_entries
 from .text import (PROCLITICS, Token, joined_as_name, normalise_word, proclitic_readings, starts_of, token_starting_at,
                    tokenise_phrase, words_of)
-
-
-class Candidate(NamedTuple):
-    """A span a layer proposes (a named tuple: an article has hundreds, made quickly)."""
-    start: int  # offsets into the normalised text
-    end: int
-    label: str
-    score: float
-    source: str
 
 
 # --- NORP: nisba adjectives -------------------------------------------------------------
