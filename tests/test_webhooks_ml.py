@@ -29,7 +29,7 @@ def test_webhook_needs_the_shared_secret(hooked, headers):
 
 
 def test_webhook_needs_an_action(hooked):
-    body = assert_error_shape(hooked.post("/webhooks/label-studio", json={"nope": 1}, headers=SECRET), 422,
+    body = assert_error_shape(hooked.post("/webhooks/label-studio", json={"nope": 1}, headers=SECRET), 400,
                               "invalid_input")
     assert body["errors"] == {"action": "missing"}
 
@@ -81,7 +81,7 @@ def test_ml_predict_returns_one_result_per_task_in_order(client, auth):
 
 
 def test_ml_predict_names_the_bad_task(client, auth):
-    body = assert_error_shape(client.post("/ml/predict", headers=auth, json={"tasks": [{"data": {}}]}), 422,
+    body = assert_error_shape(client.post("/ml/predict", headers=auth, json={"tasks": [{"data": {}}]}), 400,
                               "invalid_input")
     assert body["errors"] == {"tasks[0].data.text": "missing"}
 

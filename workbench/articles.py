@@ -2,25 +2,33 @@
 
 The task text is the input's full content exactly as read (a .txt file as
 `open(path, encoding="utf-8").read()` returns it); nothing is stripped or normalised, because
-every offset downstream points into it. Bad input is reported per file and line; the valid
-rest of the batch is still stored."""
+every offset downstream points into it. Text mode means universal newlines: "\r\n" and a lone
+"\r" are read as "\n", like every .txt reader does; a UTF-8 byte order mark is kept as U+FEFF.
+JSONL text fields are stored exactly as their JSON says. Bad input is reported per file and
+line; the valid rest of the batch is still stored, committed every COMMIT_EVERY articles so a
+long ingest does not hold the database's write lock for its whole run."""
 from __future__ import annotations
 
 import hashlib
 import io
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
+from . import jsonsafe
 from .errors import InputError
 from .models import Article, ArticleRevision
 
 ID_PATTERN = r"^[\w.:\-]{1,128}$"
 TITLE_MAX_CHARS = 120
 SUPPORTED_SUFFIXES = (".txt", ".jsonl")
+COMMIT_EVERY = 500  # stored articles per transaction in a long ingest
+# A JSONL line may escape every character of a maximal text as \uXXXX (6 bytes), plus the other fields.
+JSONL_LINE_FACTOR, JSONL_LINE_EXTRA = 6, 100_000
 
 
 class ArticleSchema(Schema):
@@ -93,58 +101,118 @@ def store_article(session: Session, record: dict, origin: str) -> str:
     return "revised"
 
 
+@dataclass
+class _Batch:
+    """One ingest run: where records go, what checks them, the report, and the chunked commit
+    (`commit` is called after every COMMIT_EVERY stored articles; None leaves it to the caller)."""
+    session: Session
+    schema: ArticleSchema
+    report: IngestReport
+    commit: Callable[[], None] | None = None
+    max_json_depth: int = jsonsafe.DEFAULT_MAX_DEPTH
+    pending: int = 0
+
+    def store(self, raw, where: str) -> None:
+        if _validate_and_store(self.session, self.schema, raw, where, self.report) in ("new", "revised"):
+            self.pending += 1
+            if self.commit is not None and self.pending >= COMMIT_EVERY:
+                self.commit()
+                self.pending = 0
+
+
 def ingest_records(session: Session, records: list, max_bytes: int, origin: str = "api",
-                   report: IngestReport | None = None) -> IngestReport:
+                   report: IngestReport | None = None, commit: Callable[[], None] | None = None) -> IngestReport:
     """Validate and store records (dicts); each bad one is reported with its index and field."""
-    report = report or IngestReport()
-    schema = ArticleSchema(max_bytes)
+    batch = _Batch(session, ArticleSchema(max_bytes), report or IngestReport(), commit)
     for index, raw in enumerate(records):
-        where = f"{origin}[{index}]" if origin == "api" else origin
-        _validate_and_store(session, schema, raw, where, report)
-    return report
+        batch.store(raw, f"{origin}[{index}]" if origin == "api" else origin)
+    return batch.report
 
 
-def _validate_and_store(session, schema, raw, where, report):
+def _validate_and_store(session, schema, raw, where, report) -> str | None:
     if not isinstance(raw, dict):
-        report.add_error(where, f"expected a JSON object, got {type(raw).__name__}")
-        return
+        report.add_error(where, f"expected a JSON object, got {jsonsafe.type_name(raw)}")
+        return None
     try:
         record = schema.load(raw)
     except ValidationError as exc:
         for name, messages in sorted(exc.normalized_messages().items()):
             msgs = messages if isinstance(messages, list) else [str(messages)]
             report.add_error(where, f"{name}: {'; '.join(map(str, msgs))}", name)
-        return
+        return None
     outcome = store_article(session, record, where)
     getattr(report, outcome).append(article_id_for(record))
+    return outcome
 
 
-def ingest_paths(session: Session, paths: list[Path], max_bytes: int, progress=None) -> IngestReport:
+def ingest_paths(session: Session, paths: list[Path], max_bytes: int, progress=None,
+                 max_json_depth: int = jsonsafe.DEFAULT_MAX_DEPTH,
+                 commit: Callable[[], None] | None = None) -> IngestReport:
     """Ingest .txt and .jsonl files and folders of them (recursively, in name order)."""
-    report = IngestReport()
-    schema = ArticleSchema(max_bytes)
-    files = list(_expand(paths, report))
+    batch = _Batch(session, ArticleSchema(max_bytes), IngestReport(), commit, max_json_depth)
+    files = list(_expand(paths, batch.report))
     for path in (progress(files) if progress else files):
         if path.suffix == ".jsonl":
-            _ingest_jsonl(session, schema, path, max_bytes, report)
+            _ingest_jsonl(batch, path, max_bytes)
         else:
-            _ingest_txt(session, schema, path, max_bytes, report)
-    return report
+            _ingest_txt(batch, path, max_bytes)
+    return batch.report
 
 
 def _expand(paths, report):
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUPPORTED_SUFFIXES)
+            found = files_in_folder(path, report)
             if not found:
                 report.add_error(str(path), "folder holds no .txt or .jsonl files")
             yield from found
+        elif path.is_symlink() and not path.exists():
+            report.add_error(str(path), "broken or looping symbolic link")
         elif not path.exists():
             report.add_error(str(path), "no such file or folder")
         elif path.suffix not in SUPPORTED_SUFFIXES:
             report.add_error(str(path), f"unsupported file type {path.suffix or '(none)'}: use .txt or .jsonl")
+        elif not path.is_file():
+            report.add_error(str(path), "not a regular file")
         else:
             yield path
+
+
+def files_in_folder(folder: Path, report: IngestReport) -> list[Path]:
+    """The .txt and .jsonl files under a folder, sorted. Walks without recursion and follows no
+    symbolic link to a folder (a loop cannot hang it, a link cannot lead outside); links to
+    folders, broken or looping links and unreadable folders are reported. A link to a file is read."""
+    found, pending = [], [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            report.add_error(str(current), f"cannot read folder: {exc.strerror}")
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                _linked_file(path, found, report)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            elif entry.is_file(follow_symlinks=False) and path.suffix in SUPPORTED_SUFFIXES:
+                found.append(path)
+    return sorted(found)
+
+
+def _linked_file(link: Path, found: list, report: IngestReport) -> None:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # ELOOP, a missing target (RuntimeError: a loop, before Python 3.13)
+        report.add_error(str(link), "broken or looping symbolic link: skipped")
+        return
+    if target.is_dir():
+        report.add_error(str(link), f"symbolic link to the folder {target}: not followed "
+                                    "(give that folder to ingest to include it)")
+    elif target.is_file() and link.suffix in SUPPORTED_SUFFIXES:
+        found.append(link)
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
@@ -160,21 +228,36 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"file is not UTF-8: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}")
+        raise InputError(f"file is not UTF-8: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}"
+                         + _encoding_hint(data))
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
 
 
-def _ingest_txt(session, schema, path, max_bytes, report):
+def _encoding_hint(data: bytes) -> str:
+    """A hint when non-UTF-8 bytes read as Arabic in Windows-1256, the usual legacy encoding."""
+    try:
+        text = data.decode("cp1256")
+    except UnicodeDecodeError:
+        return ""
+    arabic = sum("\u0600" <= ch <= "\u06ff" for ch in text)
+    return " (it reads as Arabic in Windows-1256: convert it with `iconv -f cp1256 -t utf-8`)" \
+        if arabic * 2 >= sum(not ch.isspace() for ch in text) else ""
+
+
+def _ingest_txt(batch: _Batch, path: Path, max_bytes: int) -> None:
     try:
         text = read_text_file(path, max_bytes)
     except InputError as exc:
-        report.add_error(str(path), exc.message, "text")
+        batch.report.add_error(str(path), exc.message, "text")
+        return
+    except OSError as exc:
+        batch.report.add_error(str(path), f"cannot read: {exc.strerror}", "text")
         return
     record = {"id": path.stem, "text": text}
     title = title_from_text(text)
     if title:
         record["title"] = title
-    _validate_and_store(session, schema, record, str(path), report)
+    batch.store(record, str(path))
 
 
 def title_from_text(text: str) -> str | None:
@@ -184,30 +267,45 @@ def title_from_text(text: str) -> str | None:
     return first if sep and rest.strip() and 0 < len(first) <= TITLE_MAX_CHARS else None
 
 
-def _ingest_jsonl(session, schema, path, max_bytes, report):
+def _ingest_jsonl(batch: _Batch, path: Path, max_bytes: int) -> None:
+    report, cap = batch.report, JSONL_LINE_FACTOR * max_bytes + JSONL_LINE_EXTRA
     try:
-        size = path.stat().st_size
         handle = path.open("rb")
     except OSError as exc:
         report.add_error(str(path), f"cannot read: {exc.strerror}")
         return
-    if size == 0:
-        report.add_error(str(path), "file is empty")
+    seen = False
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(_lines(handle, cap), start=1):
             where = f"{path}:{number}"
-            if not line.strip():
-                continue
-            record = _parse_jsonl_line(line, where, report)
-            if record is not None:
-                _validate_and_store(session, schema, record, where, report)
+            if line is None:
+                seen = True
+                report.add_error(where, f"line is over {cap} bytes, the limit for one JSONL line "
+                                        "(from WORKBENCH_MAX_ARTICLE_BYTES): skipped")
+            elif line.strip():
+                seen = True
+                record = _parse_jsonl_line(line, where, report, batch.max_json_depth)
+                if record is not None:
+                    batch.store(record, where)
+    if not seen:
+        report.add_error(str(path), "file is empty")
 
 
-def _parse_jsonl_line(line: bytes, where: str, report: IngestReport):
+def _lines(handle, cap: int):
+    """The file's lines (bytes), each at most `cap` bytes; None in place of a longer line, which
+    is skipped without being held in memory."""
+    while line := handle.readline(cap + 1):
+        if len(line) > cap and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(1 << 20)
+            yield None
+        else:
+            yield line
+
+
+def _parse_jsonl_line(line: bytes, where: str, report: IngestReport, max_depth: int):
     try:
-        return json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        report.add_error(where, f"line is not UTF-8: invalid byte at offset {exc.start}")
-    except json.JSONDecodeError as exc:
-        report.add_error(where, f"malformed JSON: {exc.msg} at column {exc.colno}")
+        return jsonsafe.loads(line.rstrip(b"\r\n"), max_depth)
+    except jsonsafe.JSONInputError as exc:
+        report.add_error(where, f"line is {exc.detail}" if exc.kind == "not UTF-8" else exc.detail)
     return None

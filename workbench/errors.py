@@ -51,3 +51,10 @@ class LabelStudioError(WorkbenchError):
 class OffsetError(WorkbenchError):
     code = "offset_mismatch"
     status = 422
+
+
+class IntegrityError(InputError):
+    """A released version that is not what was released: a file changed, missing or a symlink, or a
+    manifest that cannot be read. An InputError (the CLI exits 1), answered 409 over HTTP."""
+    code = "integrity_error"
+    status = 409

@@ -1,27 +1,48 @@
 """Checking and comparing released versions, streamed: `verify` recomputes every hash of a
 version, `diff` compares two versions record by record (both are sorted by id, so a merge
-join needs no memory beyond the changed ids)."""
+join needs no memory beyond the changed ids). A file that is missing, unreadable or not what
+it should be is named in an IntegrityError (an InputError: the CLI prints it and exits 1)."""
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .errors import InputError
+from .errors import InputError, IntegrityError
 from .release_files import file_digest
 
 _MISSING = object()
 
 
 def read_records(path: Path) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as handle:
-        for line in handle:
+    """(id, record) of a records.jsonl; the file is opened here, so a missing one raises at once."""
+    label = f"{path.parent.name}/{path.name}"
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise IntegrityError(f"{label} is missing or unreadable: {exc.strerror}",
+                             errors={"version": path.parent.name, "file": path.name, "problem": exc.strerror})
+    return parse_records(_closing_lines(handle), label)
+
+
+def _closing_lines(handle) -> Iterator[bytes]:
+    with handle:
+        yield from handle
+
+
+def parse_records(lines: Iterable[bytes], label: str) -> Iterator[tuple[str, dict]]:
+    for number, line in enumerate(lines, 1):
+        try:
             record = json.loads(line)
             yield record["id"], record
+        except (ValueError, KeyError, TypeError) as exc:
+            version, _, name = label.partition("/")
+            raise IntegrityError(f"{label} line {number} is not a record: {exc!r}",
+                                 errors={"version": version, "file": name, "line": number})
 
 
 def merge_by_id(left: Iterator[tuple[str, object]], right: Iterator[tuple[str, object]]):
@@ -42,6 +63,7 @@ def merge_by_id(left: Iterator[tuple[str, object]], right: Iterator[tuple[str, o
 def diff(folder_a: Path, folder_b: Path) -> dict:
     """Examples added, removed and changed from version A to B, and label-count deltas."""
     added, removed, changed, unchanged = [], [], [], 0
+    stats_a, stats_b = (_stats(f) for f in (folder_a, folder_b))
     for id_, a, b in merge_by_id(read_records(folder_a / "records.jsonl"), read_records(folder_b / "records.jsonl")):
         if a is None:
             added.append(id_)
@@ -51,7 +73,6 @@ def diff(folder_a: Path, folder_b: Path) -> dict:
             changed.append(id_)
         else:
             unchanged += 1
-    stats_a, stats_b = (_manifest(f)["stats"] for f in (folder_a, folder_b))
     return {"from": folder_a.name, "to": folder_b.name, "added": added, "removed": removed, "changed": changed,
             "unchanged": unchanged, "entity_label_delta": _delta(stats_a["entity_labels"], stats_b["entity_labels"]),
             "stance_delta": {t: _delta(stats_a["stance"].get(t, {}), stats_b["stance"].get(t, {}))
@@ -64,41 +85,65 @@ def _delta(a: dict, b: dict) -> dict:
 
 
 def _manifest(folder: Path) -> dict:
-    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{folder.name}/manifest.json cannot be read: {exc}", errors={"manifest.json": str(exc)})
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IntegrityError(f"{folder.name}/manifest.json is not an object with a `files` object",
+                             errors={"manifest.json": "no files"})
+    return manifest
+
+
+def _stats(folder: Path) -> dict:
+    stats = _manifest(folder).get("stats")
+    if not isinstance(stats, dict) or not all(isinstance(stats.get(k), dict)
+                                              for k in ("entity_labels", "stance", "splits")):
+        raise IntegrityError(f"{folder.name}/manifest.json has no complete `stats`", errors={"manifest.json": "stats"})
+    return stats
 
 
 def verify(folder: Path) -> dict:
     """Recompute every hash, size and count the manifest states; raise naming each file that differs."""
-    try:
-        manifest = _manifest(folder)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{folder.name}/manifest.json cannot be read: {exc}", code="verify_failed",
-                         errors={"manifest.json": str(exc)})
+    if folder.is_symlink():
+        raise IntegrityError(f"{folder.name} is a symlink: a release folder is never followed",
+                             code="verify_failed", errors={"version": folder.name})
+    manifest = _manifest(folder)
     problems = {}
     for name, expected in manifest["files"].items():
-        problem = _file_problem(folder / name, expected)
+        if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+            problems[name] = "not a plain file name in the version folder (never read)"
+            continue
+        problem = _file_problem(folder / name, expected if isinstance(expected, dict) else {})
         if problem:
             problems[name] = problem
     listed = {*manifest["files"], "manifest.json"}
     for extra in sorted(p.name for p in folder.iterdir() if p.name not in listed):
         problems[extra] = "file not listed in manifest.json"
-    if "examples.jsonl" not in problems and "records.jsonl" not in problems:
+    for name in sorted({"examples.jsonl", "records.jsonl"} - set(manifest["files"])):
+        problems[name] = "not listed in manifest.json"
+    if not {"examples.jsonl", "records.jsonl"} & set(problems):
         problems.update(_record_problems(folder))
     if problems:
         raise InputError(f"{folder.name} does not match its manifest: {', '.join(problems)}",
                          code="verify_failed", errors=problems)
     return {"version": folder.name, "files": len(manifest["files"]),
-            "records": manifest["files"]["examples.jsonl"]["records"]}
+            "records": manifest["files"]["examples.jsonl"].get("records")}
 
 
 def _file_problem(path: Path, expected: dict) -> str | None:
+    if path.is_symlink():
+        return "a symlink (never followed)"
     if not path.is_file():
         return "missing"
-    actual = file_digest(path)
-    if actual["bytes"] != expected["bytes"]:
-        return f"size {actual['bytes']} bytes, manifest says {expected['bytes']}"
-    if actual["sha256"] != expected["sha256"]:
-        return f"sha256 {actual['sha256']}, manifest says {expected['sha256']}"
+    try:
+        actual = file_digest(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    if actual["bytes"] != expected.get("bytes"):
+        return f"size {actual['bytes']} bytes, manifest says {expected.get('bytes')}"
+    if actual["sha256"] != expected.get("sha256"):
+        return f"sha256 {actual['sha256']}, manifest says {expected.get('sha256')}"
     count = _count_records(path)
     if expected.get("records") is not None and count != expected["records"]:
         return f"{count} records, manifest says {expected['records']}"

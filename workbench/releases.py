@@ -3,16 +3,27 @@ exports/vNNNN/ (files in release_files.py, data card in datacard.py, checks in r
 
 A release is written to a temporary folder and renamed into place; an existing version is
 never overwritten (the rename fails and the next number is taken). Examples are streamed
-twice — once to group duplicates, once to write — so memory does not grow with the texts."""
+twice — once to group duplicates, once to write — so memory does not grow with the texts.
+
+Crash safety: the temporary folder holds a lock file (flock) for as long as its writer lives;
+the next release removes every `.tmp-release-*` folder whose lock nobody holds (or, without a
+lock file, older than STALE_AFTER seconds). The releases table is made to agree with the folders
+by `reconcile`, run at the start of every release (under the exports lock, `release_lock`, so two
+releases never interleave) and by `workbench status`: a folder with a valid manifest but no row
+(a crash between the rename and the commit) gets its row; a row whose folder is gone is reported,
+never deleted."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,12 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import charts, datacard, dedup
-from .errors import InputError, OffsetError
+from .errors import ConfigError, InputError, OffsetError
 from .models import Release
 from .release_files import ReleaseWriter, file_digest
 from .review import Decision
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
+TMP_PREFIX = ".tmp-release-"
+WRITER_LOCK = ".writer.lock"
+RELEASE_LOCK = ".release.lock"
+STALE_AFTER = 600  # seconds: a temporary folder without a lock file older than this is abandoned
 SPLITS = (("train", 80), ("dev", 90), ("test", 100))
 SPLIT_METHOD = ("sha256(article id) % 100: <80 train, <90 dev, else test; exact and near-duplicate articles "
                 "(dedup.py: normalised-text hash, MinHash LSH over character 5-grams) take the split of "
@@ -87,7 +102,13 @@ def write_version(exports_dir: Path, items: Items, lineage: dict, agreement: dic
     each time it is called."""
     ids, leaders, targets = _scan(items())
     exports_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-release-", dir=exports_dir))
+    clean_stale_temp(exports_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=exports_dir))
+    try:
+        owner = _hold_writer_lock(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         writer = ReleaseWriter(tmp, targets)
         for row, (example, meta) in enumerate(items()):
@@ -103,6 +124,127 @@ def write_version(exports_dir: Path, items: Items, lineage: dict, agreement: dic
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(owner)
+
+
+def _move_into_place(tmp: Path, folder: Path) -> None:
+    os.rename(tmp, folder)  # atomic; fails if `folder` exists and is not empty
+
+
+def _hold_writer_lock(tmp: Path) -> int:
+    fd = os.open(tmp / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _is_held(lock: Path) -> bool | None:
+    """True if a live process holds the lock file, False if nobody does, None if there is none."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return True  # cannot tell: leave it alone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def clean_stale_temp(exports_dir: Path) -> list[str]:
+    """Remove the temporary folders of releases that died before their rename: those whose
+    writer lock nobody holds, or (no lock file) not modified for STALE_AFTER seconds."""
+    removed = []
+    for tmp in sorted(exports_dir.glob(TMP_PREFIX + "*")):
+        if tmp.is_symlink() or not tmp.is_dir():
+            continue
+        held = _is_held(tmp / WRITER_LOCK)
+        try:
+            if held or (held is None and time.time() - tmp.stat().st_mtime < STALE_AFTER):
+                continue
+        except FileNotFoundError:  # another release removed it meanwhile
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp.name)
+    return removed
+
+
+@contextmanager
+def release_lock(exports_dir: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold exports/.release.lock: one release (or reconciliation) at a time. With wait=False,
+    yields False at once when another process holds it."""
+    try:
+        exports_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(exports_dir / RELEASE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if wait:
+            raise ConfigError(f"cannot lock {exports_dir / RELEASE_LOCK}: {exc.strerror}",
+                              errors={"WORKBENCH_EXPORTS_DIR": str(exports_dir)})
+        yield False  # a read-only exports dir: nobody releases into it
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        acquired = True
+    except BlockingIOError:
+        acquired = False
+    try:
+        yield acquired
+    finally:
+        os.close(fd)
+
+
+def reconcile(session: Session, exports_dir: Path, record: bool = True) -> dict:
+    """Make the releases table agree with the version folders (call it under `release_lock`):
+    a folder with a valid manifest and no row gets its row (without `record`, it is reported as
+    unrecorded); rows whose folder is missing, or whose examples hash differs from the folder's
+    manifest, are reported, never changed."""
+    rows = {r.version: r for r in session.scalars(select(Release))}
+    report = {"recorded": [], "unrecorded": [], "missing_folders": [], "mismatched": []}
+    on_disk = set(existing_versions(exports_dir))
+    for version in sorted(on_disk, key=lambda v: int(v[1:])):
+        manifest = _valid_manifest(exports_dir / version)
+        if manifest is None:
+            continue
+        examples = manifest["files"]["examples.jsonl"]
+        if version in rows:
+            if rows[version].examples_sha256 != examples["sha256"]:
+                report["mismatched"].append(version)
+        elif record:
+            session.add(Release(version=version, examples=examples["records"], examples_sha256=examples["sha256"],
+                                review_policy=str(manifest.get("review_policy") or ""),
+                                created_at=_created_at(manifest)))
+            report["recorded"].append(version)
+        else:
+            report["unrecorded"].append(version)
+    report["missing_folders"] = sorted((v for v in rows if v not in on_disk), key=lambda v: int(v[1:]))
+    session.flush()
+    return report
+
+
+def _valid_manifest(folder: Path) -> dict | None:
+    """The manifest of a finished release folder (not a symlink), or None."""
+    if folder.is_symlink():
+        return None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        examples = manifest["files"]["examples.jsonl"]
+        valid = (manifest["version"] == folder.name and isinstance(examples["sha256"], str)
+                 and isinstance(examples["records"], int))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return manifest if valid else None
+
+
+def _created_at(manifest: dict) -> datetime:
+    try:
+        return datetime.fromisoformat(manifest["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(timezone.utc)
 
 
 def _scan(items: Iterable[tuple[dict, dict]]) -> tuple[list[str], np.ndarray, list[str]]:
@@ -162,8 +304,9 @@ def _rename_into_place(exports_dir, tmp, files, stats, lineage, agreement, taken
         (tmp / "README.md").write_text(datacard.render(manifest, agreement), encoding="utf-8")
         manifest["files"]["README.md"] = {**file_digest(tmp / "README.md"), "records": None}
         _write_json(tmp / "manifest.json", manifest)
+        (tmp / WRITER_LOCK).unlink(missing_ok=True)  # not part of the release; the fd keeps the lock
         try:
-            os.rename(tmp, exports_dir / version)
+            _move_into_place(tmp, exports_dir / version)
             return version, manifest
         except OSError:
             if not (exports_dir / version).exists():

@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Optional pre-annotation files: a CRF model (default: the shipped one), a trained stance
 # classifier (default: the lexicon baseline) and a learned name list (default: none).
 PREANNOTATION_FILES = ("ner_model", "stance_model", "lexicon")
+# json.loads recurses once per level and Python's recursion limit is about 1000 frames.
+MAX_JSON_DEPTH_CEILING = 500
 REVIEW_POLICIES = ("submitted", "ground_truth", "accept_choice", "review_status", "agreement:K")
 
 
@@ -32,6 +34,8 @@ class Settings:
     review_policy: str = "submitted"
     project_title: str = "Arabic News Annotation"
     max_article_bytes: int = 2_000_000
+    max_request_bytes: int = 16_000_000
+    max_json_depth: int = 64
     bridge_url: str | None = None
     webhook_secret: str | None = None
     full_pull_hours: float = 24.0
@@ -118,6 +122,8 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     pick("review_policy", "submitted")
     pick("project_title", "Arabic News Annotation")
     pick("max_article_bytes", 2_000_000)
+    pick("max_request_bytes", 16_000_000)
+    pick("max_json_depth", 64)
     pick("full_pull_hours", 24.0)
     pick("agreement_span_f1", 0.8)
     pick("agreement_stance", 1.0)
@@ -147,6 +153,8 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
     except (TypeError, ValueError):
         raise ConfigError(f"WORKBENCH_MAX_ARTICLE_BYTES must be a positive integer, got {v['max_article_bytes']!r}",
                           errors={"WORKBENCH_MAX_ARTICLE_BYTES": "not a positive integer"})
+    max_request_bytes = _integer(v, "max_request_bytes", 1, None)
+    max_json_depth = _integer(v, "max_json_depth", 1, MAX_JSON_DEPTH_CEILING)
     bridge_url = v["bridge_url"]
     if bridge_url and not re.match(r"^https?://[^/\s]+", str(bridge_url)):
         raise ConfigError(f"WORKBENCH_BRIDGE_URL must be an http(s) URL, got {bridge_url!r}",
@@ -163,6 +171,7 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
         database_url=str(v["database_url"]), label_studio_url=str(url).rstrip("/") if url else None,
         label_studio_token=v["label_studio_token"], api_token=v["api_token"],
         review_policy=str(v["review_policy"]), project_title=title, max_article_bytes=max_bytes,
+        max_request_bytes=max_request_bytes, max_json_depth=max_json_depth,
         bridge_url=str(bridge_url).rstrip("/") if bridge_url else None, webhook_secret=v["webhook_secret"],
         full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources,
         **model_files)
@@ -178,6 +187,18 @@ def _existing_file(home: Path, values: dict, name: str) -> Path | None:
         raise ConfigError(f"{env_name(name)} points to {path}, which is not a file",
                           errors={env_name(name): "file not found"})
     return path
+
+
+def _integer(values: dict, name: str, low: int, high: int | None) -> int:
+    try:
+        number = int(values[name])
+        if number < low or (high is not None and number > high):
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{env_name(name)} must be an integer {bounds}, got {values[name]!r}",
+                          errors={env_name(name): f"an integer {bounds}"})
 
 
 def _number(values: dict, name: str, low: float, high: float | None) -> float:

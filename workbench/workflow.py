@@ -23,13 +23,15 @@ def client_for(settings: Settings):
 
 
 def ingest_paths(settings: Settings, paths: list[Path], progress=None) -> articles.IngestReport:
+    """Ingest files and folders, committing every articles.COMMIT_EVERY stored articles."""
     with session_scope(settings) as session:
-        return articles.ingest_paths(session, paths, settings.max_article_bytes, progress)
+        return articles.ingest_paths(session, paths, settings.max_article_bytes, progress,
+                                     max_json_depth=settings.max_json_depth, commit=session.commit)
 
 
 def ingest_records(settings: Settings, records: list) -> articles.IngestReport:
     with session_scope(settings) as session:
-        return articles.ingest_records(session, records, settings.max_article_bytes)
+        return articles.ingest_records(session, records, settings.max_article_bytes, commit=session.commit)
 
 
 def preannotate(settings: Settings, progress=None):
@@ -95,15 +97,20 @@ def pull(settings: Settings, progress=None, full: bool = False, task_ids: list[i
 
 
 def release(settings: Settings) -> tuple[str, dict]:
+    """One release at a time (releases.release_lock); first the releases table is reconciled with
+    the folders (a crash between rename and commit left a folder without its row)."""
     scheme = load_scheme(settings.tasks_dir)
-    with session_scope(settings) as session:
-        project = current_project(session, settings)
-        decisions = review.review_project(session, project, settings, scheme.target_names)
-        lineage = {"review_policy": settings.review_policy, "scheme_version": scheme.version,
-                   "scheme_sha256": scheme.sha256,
-                   "label_studio": {"url": project.ls_url, "project_id": project.ls_project_id}}
-        report = agreement.release_agreement(_agreement_tasks(session, project), scheme.target_names)
-        return releases.write_release(session, settings.exports_dir, decisions, lineage, report)
+    with releases.release_lock(settings.exports_dir):
+        with session_scope(settings) as session:
+            releases.reconcile(session, settings.exports_dir)
+        with session_scope(settings) as session:
+            project = current_project(session, settings)
+            decisions = review.review_project(session, project, settings, scheme.target_names)
+            lineage = {"review_policy": settings.review_policy, "scheme_version": scheme.version,
+                       "scheme_sha256": scheme.sha256,
+                       "label_studio": {"url": project.ls_url, "project_id": project.ls_project_id}}
+            report = agreement.release_agreement(_agreement_tasks(session, project), scheme.target_names)
+            return releases.write_release(session, settings.exports_dir, decisions, lineage, report)
 
 
 def _agreement_tasks(session, project: LabelStudioProject):
@@ -117,17 +124,33 @@ def _agreement_tasks(session, project: LabelStudioProject):
 
 
 def verify_release(settings: Settings, version: str) -> dict:
-    return release_check.verify(settings.exports_dir / feed.resolve_version(settings.exports_dir, version))
+    """`latest` is the newest version folder here, broken or not: verify is what says so."""
+    exports = settings.exports_dir
+    return release_check.verify(exports / feed.resolve_version(exports, version, intact=False))
 
 
 def diff_releases(settings: Settings, version_a: str, version_b: str) -> dict:
     exports = settings.exports_dir
-    return release_check.diff(exports / feed.resolve_version(exports, version_a),
-                              exports / feed.resolve_version(exports, version_b))
+    return release_check.diff(exports / feed.resolve_version(exports, version_a, intact=False),
+                              exports / feed.resolve_version(exports, version_b, intact=False))
+
+
+def _release_status(settings: Settings) -> dict:
+    """Latest intact version (manifest, files present with their sizes), broken versions, and the
+    table reconciled with the folders (rows recorded, and committed, only while no release runs)."""
+    exports_dir = settings.exports_dir
+    with releases.release_lock(exports_dir, wait=False) as free, session_scope(settings) as session:
+        reconciled = releases.reconcile(session, exports_dir, record=free)
+    listed = feed.list_releases(exports_dir, deep=False)  # sizes, not hashes: `verify` reads the files
+    intact = [r["version"] for r in listed if not r["broken"]]
+    return {"latest_release": intact[-1] if intact else None,
+            "broken_releases": {r["version"]: r["problem"] for r in listed if r["broken"]},
+            "release_records": reconciled}
 
 
 def status(settings: Settings) -> dict:
     scheme = load_scheme(settings.tasks_dir)
+    release_state = _release_status(settings)
     with session_scope(settings) as session:
         count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
         current_ids = select(func.max(ArticleRevision.id)).group_by(ArticleRevision.article_id)
@@ -150,8 +173,6 @@ def status(settings: Settings) -> dict:
             counts.update({k: v for k, v in review.summarize(decisions).items() if k != "waiting_reasons"})
         else:
             counts.update({"accepted": 0, "waiting": 0})
-        latest = releases.existing_versions(settings.exports_dir)
-        return {"counts": counts, "latest_release": latest[-1] if latest else None,
-                "review_policy": settings.review_policy,
+        return {"counts": counts, **release_state, "review_policy": settings.review_policy,
                 "label_studio": {"url": settings.label_studio_url,
                                  "project_id": project.ls_project_id if project else None}}

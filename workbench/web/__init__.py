@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require("api_token")
     app = Flask(__name__)
-    app.config.from_mapping(WORKBENCH=settings, JSON_AS_ASCII=False)
+    app.config.from_mapping(WORKBENCH=settings, JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=settings.max_request_bytes)
     app.json.ensure_ascii = False
     errors.init_app(app)
     api.init_app(app)

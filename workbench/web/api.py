@@ -1,10 +1,11 @@
 """HTTP views: thin wrappers over the stage functions in workflow.py and feed.py."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context
+from flask import Blueprint, Response, jsonify, request
 
 from .. import feed, workflow
 from ..errors import InputError
+from .body import json_body
 from .context import require_token, settings
 
 health_bp = Blueprint("health", __name__)
@@ -24,10 +25,7 @@ def health():
 
 @api_bp.post("/articles")
 def post_articles():
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InputError("the body must be JSON: an article object, a list of them, or {\"articles\": [...]}",
-                         errors={"body": "not JSON"}, code="invalid_json", status=400)
+    body = json_body("send an article object, a list of them, or {\"articles\": [...]}")
     if isinstance(body, list):
         records = body
     elif isinstance(body, dict) and "articles" in body and "text" not in body:
@@ -50,6 +48,7 @@ def get_status():
 
 @api_bp.get("/releases")
 def get_releases():
+    """Every version folder; a broken one as {"version", "broken": true, "problem"}."""
     return {"releases": feed.list_releases(settings().exports_dir)}
 
 
@@ -60,23 +59,26 @@ def get_release(version: str):
 
 @api_bp.get("/releases/<version>/examples")
 def get_release_examples(version: str):
-    exports = settings().exports_dir
-    split, since = request.args.get("split"), request.args.get("since")
-    manifest = feed.read_manifest(exports, version)
-    etag = manifest["files"]["examples.jsonl"]["sha256"]
-    if since:
-        since_manifest = feed.read_manifest(exports, since)
-        lines = feed.iter_delta_lines(exports, manifest["version"], since_manifest["version"], split)
-        etag += "-since-" + since_manifest["files"]["examples.jsonl"]["sha256"]
-    else:
-        lines = feed.iter_example_lines(exports, manifest["version"], split)
-    response = Response(stream_with_context(lines), mimetype="application/x-ndjson")
-    response.set_etag(etag + (f"-{split}" if split else ""))
-    response.headers["X-Workbench-Version"] = manifest["version"]
-    return response.make_conditional(request)
+    return _send(feed.examples_body(settings().exports_dir, version, request.args.get("split"),
+                                    request.args.get("since")))
 
 
 @api_bp.get("/releases/<version>/files/<name>")
 def get_release_file(version: str, name: str):
-    path, sha256 = feed.release_file(settings().exports_dir, version, name)
-    return send_file(path, etag=sha256, conditional=True, max_age=0)
+    return _send(feed.file_body(settings().exports_dir, version, name))
+
+
+def _send(body: feed.Body) -> Response:
+    """A checked body, streamed in pieces (never read whole); 304 when If-None-Match has its
+    ETag, which is only reached once the files on disk still verify."""
+    if request.if_none_match.contains_weak(body.etag):
+        body.stream.close()
+        response = Response(status=304)
+    else:
+        response = Response(body.stream, mimetype=body.mimetype)
+        if body.length is not None:
+            response.content_length = body.length
+    response.set_etag(body.etag)
+    response.cache_control.no_cache = True
+    response.headers["X-Workbench-Version"] = body.version
+    return response

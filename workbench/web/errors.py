@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import WorkbenchError
 
@@ -21,6 +21,14 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify({"code": code, "status": exc.code, "message": exc.description, "errors": {}}), exc.code
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return jsonify({"code": "payload_too_large", "status": 413,
+                        "message": f"the request body is over the limit of {limit} bytes "
+                                   "(WORKBENCH_MAX_REQUEST_BYTES); send fewer articles per request",
+                        "errors": {"body": f"over {limit} bytes"}}), 413
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

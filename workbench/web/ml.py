@@ -11,13 +11,15 @@ import hmac
 from flask import Blueprint, current_app, request
 
 from ..errors import InputError, Unauthorized
-from ..preannotation.base import annotate_all
 from ..preannotation.configured import configured_preannotator
+from ..preannotation.base import annotate_all
 from ..scheme import load_scheme
 from ..tasks import prediction_result
+from .body import MALFORMED, json_object
 from .context import settings
 
 ml_bp = Blueprint("ml", __name__, url_prefix="/ml")
+PREDICT_SHAPE = "the body must be JSON with a list of tasks"
 
 
 def init_app(app) -> None:
@@ -45,19 +47,36 @@ def current_annotator():
 
 def predict_tasks(tasks: list[dict]) -> list[dict]:
     """One prediction per task, in order, for tasks as Label Studio sends them ({"id", "data": {"text"}})."""
+    texts = task_texts(tasks, settings().max_article_bytes)
     scheme = load_scheme(settings().tasks_dir)
     annotator = current_annotator()
-    texts = []
-    for index, task in enumerate(tasks):
-        text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
-        if not isinstance(text, str):
-            raise InputError(f"task {index} has no data.text", errors={f"tasks[{index}].data.text": "missing"})
-        texts.append(text)
     results = []
     for text, prediction in annotate_all(annotator, texts):
         results.append({"result": prediction_result(text, prediction.entities, prediction.stance, scheme),
                         "score": round(prediction.score, 4), "model_version": annotator.model_version})
     return results
+
+
+def task_texts(tasks: list, max_bytes: int) -> list[str]:
+    """Each task's data.text, or InputError naming every malformed task field."""
+    texts, problems = [], {}
+    for index, task in enumerate(tasks):
+        name = f"tasks[{index}]"
+        data = task.get("data") if isinstance(task, dict) else None
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(task, dict):
+            problems[name] = "not an object"
+        elif not isinstance(data, dict):
+            problems[f"{name}.data"] = "missing" if data is None else "not an object"
+        elif not isinstance(text, str):
+            problems[f"{name}.data.text"] = "missing" if text is None else "not a string"
+        elif len(text.encode("utf-8")) > max_bytes:
+            problems[f"{name}.data.text"] = f"over {max_bytes} bytes (WORKBENCH_MAX_ARTICLE_BYTES)"
+        else:
+            texts.append(text)
+    if problems:
+        raise InputError(f"malformed task(s): {', '.join(problems)}", errors=problems, status=MALFORMED)
+    return texts
 
 
 @ml_bp.get("/health")
@@ -67,18 +86,24 @@ def health():
 
 @ml_bp.post("/setup")
 def setup():
+    json_object("Label Studio's /setup body is a JSON object")  # it holds Label Studio's token: never logged
     return {"model_version": current_annotator().model_version}
 
 
 @ml_bp.post("/predict")
 def predict():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
-        raise InputError("the body must be JSON with a list of tasks", errors={"tasks": "missing"})
+    body = json_object(PREDICT_SHAPE)
+    if not isinstance(body.get("tasks"), list):
+        raise InputError(PREDICT_SHAPE, errors={"tasks": "missing" if body.get("tasks") is None else "not a list"},
+                         status=MALFORMED)
     return {"results": predict_tasks(body["tasks"]), "model_version": current_annotator().model_version}
 
 
 @ml_bp.post("/webhook")
 def webhook():
     # Training events: the bridge trains from releases, not from Label Studio's events.
-    return {"status": "ok", "ignored": (request.get_json(silent=True) or {}).get("action")}
+    action = json_object("a training event is a JSON object with an action").get("action")
+    if action is not None and not isinstance(action, str):
+        raise InputError("a training event's action is a string", errors={"action": "not a string"},
+                         status=MALFORMED)
+    return {"status": "ok", "ignored": action}
