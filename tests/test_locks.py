@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, update
+from test_migrations import pg_database_url  # noqa: F401 - a fresh database on the session's PostgreSQL
+from test_postgresql import postgres_url  # noqa: F401
 
 from workbench import locks
 from workbench.db import engine_for
@@ -150,3 +152,15 @@ def test_processes_racing_for_a_lock_get_exactly_one_winner(db_url):
 def test_two_recoverers_of_one_stale_lock_do_not_both_win(db_url):
     plant(db_url, "push:race", dead_pid())
     assert contend_from_processes(db_url, 3) == ["refused", "refused", "won"]
+
+
+def test_on_postgresql_processes_racing_get_one_winner_and_a_dead_holder_is_recovered(pg_database_url):
+    engine_for(pg_database_url)
+    assert contend_from_processes(pg_database_url) == ["refused", "refused", "refused", "won"]
+    pid = dead_pid()
+    plant(pg_database_url, "push:x", pid)
+    with run_lock(pg_database_url, "push:x", "push") as acquired:
+        assert acquired.recovered_from["pid"] == pid
+        with pytest.raises(RunInProgress, match="another push is running since"):
+            with run_lock(pg_database_url, "push:x", "push"):
+                pass
