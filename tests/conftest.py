@@ -3,11 +3,14 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 from workbench import stack
 from workbench.db import dispose_engines
@@ -48,6 +51,20 @@ def settings_env(tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@contextmanager
+def served(app, port: int = 0):
+    """The app behind werkzeug's real HTTP server (the one `workbench serve` runs), in a thread;
+    yields its base URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
 
 
 @pytest.fixture

@@ -1,16 +1,13 @@
 """Issue 4 behaviour against the real Label Studio: incremental pull, resumable push through an
 outage, least-confident-first, webhooks and the ML-backend protocol."""
 import dataclasses
-import http.server
-import threading
 import time
-import urllib.request
 
 import pytest
 import requests
-from conftest import gold_result
+from conftest import gold_result, served
+from ls_proxy import ForwardingProxy
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from workbench import stack, workflow
 from workbench.annotations import OVERLAP
@@ -42,12 +39,8 @@ def bridge(ls_settings):
     port = stack.free_port()
     settings = dataclasses.replace(ls_settings, bridge_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret")
     app = create_app(settings)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield settings, app
-    server.shutdown()
-    thread.join()
+    with served(app, port):
+        yield settings, app
     app.extensions["workbench_pulls"].shutdown(wait=True)
 
 
@@ -75,56 +68,32 @@ def test_deleted_annotation_is_caught_by_an_incremental_pull(ls_settings, sample
     assert (pulled["mode"], pulled["deleted"], pulled["accepted"]) == ("incremental", 1, 0)
 
 
-class FlakyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the real Label Studio, but breaks after `imports_allowed` task imports,
-    as a Label Studio outage in the middle of a push would."""
+class FlakyProxy(ForwardingProxy):
+    """Breaks (503) after `imports_allowed` task imports, as a Label Studio outage in the middle of a
+    push would."""
 
     def __init__(self, target: str, imports_allowed: int):
-        self.target, self.imports_allowed = target, imports_allowed
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.imports_allowed = imports_allowed
+        super().__init__(target)
 
-
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _forward(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
-        if "/import" in self.path:
-            if self.server.imports_allowed <= 0:
-                self.send_response(503)
-                self.end_headers()
-                return
-            self.server.imports_allowed -= 1
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        request = urllib.request.Request(self.server.target + self.path, data=body, headers=headers,
-                                         method=self.command)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, payload, kind = response.status, response.read(), response.headers.get("Content-Type")
-        except urllib.error.HTTPError as error:
-            status, payload, kind = error.code, error.read(), error.headers.get("Content-Type")
-        self.send_response(status)
-        self.send_header("Content-Type", kind or "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+    def intercept(self, path):
+        if "/import" in path:
+            if self.imports_allowed <= 0:
+                return 503
+            self.imports_allowed -= 1
+        return None
 
 
 def test_push_cut_off_by_an_outage_resumes_without_duplicates(ls_settings, sample_corpus, annotator):
     proxy = FlakyProxy(ls_settings.label_studio_url, imports_allowed=2)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
-        through_proxy = dataclasses.replace(ls_settings, label_studio_url=f"http://127.0.0.1:{proxy.server_port}")
+        through_proxy = dataclasses.replace(ls_settings, label_studio_url=proxy.url)
         workflow.ingest_paths(ls_settings, [sample_corpus])
         workflow.preannotate(ls_settings)
         with pytest.raises(LabelStudioError, match="answered 503"):
             workflow.push(through_proxy, batch_size=2)
     finally:
-        proxy.shutdown()
-        proxy.server_close()
+        proxy.close()
     # the proxied project is recorded under the proxy's URL; the rerun goes to the server directly
     project_id = annotator.session.get(f"{ls_settings.label_studio_url}/api/projects",
                                        params={"title": ls_settings.project_title}).json()["results"][0]["id"]

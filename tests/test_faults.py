@@ -3,19 +3,16 @@ the webhook, the bridge killed mid-push, Label Studio killed mid-push and mid-pu
 counting: tasks in Label Studio = articles, no duplicate wb_key, annotations in the bridge = annotations
 in Label Studio."""
 import dataclasses
-import http.server
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 from conftest import PROJECT_ROOT, gold_result, start_label_studio_server, stop_label_studio_server
+from ls_proxy import ForwardingProxy
 from sqlalchemy import func, select
 from test_bridge_labelstudio import bridge, wait_for  # noqa: F401 - the bridge fixture
 
@@ -128,44 +125,20 @@ def test_the_bridge_killed_mid_push_resumes_without_duplicates(ls_settings, many
     assert_tasks_match_articles(ls_settings, annotator)
 
 
-class KillingProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the real Label Studio and kills it (SIGKILL) when the `kill_at`-th request whose
-    path contains `marker` arrives: a crash of the server at a known point of a push or a pull."""
+class KillingProxy(ForwardingProxy):
+    """Kills Label Studio (SIGKILL) when the `kill_at`-th request whose path contains `marker`
+    arrives, once armed: a crash of the server at a known point of a push or a pull."""
 
     def __init__(self, ls: dict, marker: str, kill_at: int, armed: bool = True):
         self.ls, self.marker, self.kill_at, self.seen, self.armed = ls, marker, kill_at, 0, armed
-        super().__init__(("127.0.0.1", 0), _KillingHandler)
+        super().__init__(ls["url"])
 
-
-class _KillingHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _forward(self):
-        server = self.server
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
-        if server.armed and server.marker in self.path:
-            server.seen += 1
-            if server.seen == server.kill_at:
-                stop_label_studio_server(server.ls, signal.SIGKILL)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        request = urllib.request.Request(server.ls["url"] + self.path, data=body, headers=headers,
-                                         method=self.command)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, payload, kind = response.status, response.read(), response.headers.get("Content-Type")
-        except urllib.error.HTTPError as error:
-            status, payload, kind = error.code, error.read(), error.headers.get("Content-Type")
-        except (urllib.error.URLError, ConnectionError):
-            self.close_connection = True  # the server is gone: so is this connection
-            return
-        self.send_response(status)
-        self.send_header("Content-Type", kind or "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+    def intercept(self, path):
+        if self.armed and self.marker in path:
+            self.seen += 1
+            if self.seen == self.kill_at:
+                stop_label_studio_server(self.ls, signal.SIGKILL)
+        return None
 
 
 @pytest.fixture
@@ -173,15 +146,12 @@ def killing_proxy(label_studio):
     proxies = []
 
     def make(marker, kill_at, armed=True):
-        proxy = KillingProxy(label_studio, marker, kill_at, armed)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        proxies.append(proxy)
-        return proxy, f"http://127.0.0.1:{proxy.server_port}"
+        proxies.append(KillingProxy(label_studio, marker, kill_at, armed))
+        return proxies[-1], proxies[-1].url
 
     yield make
     for proxy in proxies:
-        proxy.shutdown()
-        proxy.server_close()
+        proxy.close()
     if label_studio["process"].poll() is not None:
         start_label_studio_server(label_studio)
 

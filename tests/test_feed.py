@@ -1,12 +1,10 @@
 """The training-data feed: files of a version, deltas since a version, and load() over HTTP."""
 import hashlib
 import json
-import threading
 
 import pytest
-from conftest import API_TOKEN
+from conftest import API_TOKEN, served
 from test_releases import decision, distinct, release
-from werkzeug.serving import make_server
 
 from workbench import feed, releases
 from workbench.errors import InputError, NotFound
@@ -77,12 +75,8 @@ def test_examples_route_streams_the_delta_with_its_own_etag(client, auth, two_ve
 
 @pytest.fixture
 def bridge(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served(app) as url:
+        yield url
 
 
 def test_load_over_http_equals_load_from_disk(bridge, two_versions):

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import API_TOKEN, make_settings
+from conftest import API_TOKEN, make_settings, served
 from test_releases import decision, distinct, release
-from werkzeug.serving import make_server
 
 from workbench import feed, releases
 from workbench.cli import main
@@ -77,17 +76,11 @@ def test_a_tampered_examples_file_is_refused_everywhere_until_restored(client, a
 
 
 def test_load_over_http_raises_the_integrity_error(app, two_versions):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(app) as url:
         flip_byte(two_versions.exports_dir / "v0002" / "examples.jsonl")
         with pytest.raises(IntegrityError, match="feed answered 409: v0002/examples.jsonl was changed") as caught:
-            feed.load("v0002", url=f"http://127.0.0.1:{server.server_port}", token=API_TOKEN)
+            feed.load("v0002", url=url, token=API_TOKEN)
         assert caught.value.code == "integrity_error" and caught.value.errors["file"] == "examples.jsonl"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def test_a_file_is_hashed_once_per_change(two_versions, monkeypatch):
@@ -319,12 +312,8 @@ def test_large_versions_stream_in_constant_memory(big):
 @pytest.fixture
 def big_bridge(big):
     from workbench.web import create_app
-    server = make_server("127.0.0.1", 0, create_app(big), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served(create_app(big)) as url:
+        yield url
 
 
 @pytest.mark.parametrize("url", ["/api/releases/v0001/files/examples.jsonl",

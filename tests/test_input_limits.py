@@ -7,10 +7,9 @@ import time
 
 import pytest
 import requests
-from conftest import make_settings
+from conftest import make_settings, served
 from sqlalchemy import select
 from test_api import assert_error_shape
-from werkzeug.serving import make_server
 
 from workbench import articles, jsonsafe, workflow
 from workbench.db import engine_for, session_scope
@@ -168,12 +167,8 @@ def test_the_default_limit_refuses_a_32_mb_post_and_takes_a_10_mb_one(client, au
 @pytest.fixture
 def live_server(small_app):
     """The app behind werkzeug's real HTTP server (the one `workbench serve` runs), on a free port."""
-    server = make_server("127.0.0.1", 0, small_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with served(small_app) as url:
+        yield url
 
 
 def chunks(data: bytes, size: int = 500):
