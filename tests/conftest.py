@@ -1,6 +1,9 @@
+import dataclasses
+import glob
 import json
 import os
 import shutil
+import tempfile
 import signal
 import subprocess
 import threading
@@ -10,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy
 from werkzeug.serving import make_server
 
 from workbench import stack
@@ -128,6 +132,17 @@ def ls_settings(tmp_path, label_studio):
                          project_title=f"test {uuid.uuid4().hex[:12]}")
 
 
+@pytest.fixture
+def bridge(ls_settings):
+    """The bridge served over real HTTP on a free port, so Label Studio can call it."""
+    port = stack.free_port()
+    settings = dataclasses.replace(ls_settings, bridge_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret")
+    app = create_app(settings)
+    with served(app, port):
+        yield settings, app
+    app.extensions["workbench_pulls"].shutdown(wait=True)
+
+
 class LabelStudioAnnotator:
     """Acts in Label Studio as a person would, over its REST API (deliberately not through the bridge)."""
 
@@ -192,3 +207,47 @@ def sample_corpus(tmp_path):
     target = tmp_path / "corpus"
     shutil.copytree(PROJECT_ROOT / "tasks" / "corpus", target)
     return target
+
+
+# --- PostgreSQL: a throwaway server from the machine's binaries (initdb/pg_ctl) -------------------
+
+def postgres_binary(name):
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed on this machine")
+    root = tempfile.mkdtemp(prefix="wb-pg-")
+    as_user = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(root, "data"), stack.free_port()
+    subprocess.run(as_user + [initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run(as_user + [pg_ctl, "-D", data, "-l", os.path.join(root, "log"), "-w", "start", "-o",
+                              f"-p {port} -k {root} -c listen_addresses=127.0.0.1"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        dispose_engines()
+        subprocess.run(as_user + [pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database_url(postgres_url):
+    name = f"m{os.urandom(4).hex()}"
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()

@@ -5,13 +5,12 @@ import time
 
 import pytest
 import requests
-from conftest import gold_result, served
+from conftest import gold_result
 from ls_proxy import ForwardingProxy
 from sqlalchemy import func, select
 
-from workbench import stack, workflow
+from workbench import workflow
 from workbench.annotations import OVERLAP
-from workbench.web import create_app
 from workbench.db import session_scope
 from workbench.errors import LabelStudioError
 from workbench.models import Annotation, PreAnnotation
@@ -31,17 +30,6 @@ def wait_for(condition, what, timeout=60):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.3)
-
-
-@pytest.fixture
-def bridge(ls_settings):
-    """The bridge served over real HTTP on a free port, so Label Studio can call it."""
-    port = stack.free_port()
-    settings = dataclasses.replace(ls_settings, bridge_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret")
-    app = create_app(settings)
-    with served(app, port):
-        yield settings, app
-    app.extensions["workbench_pulls"].shutdown(wait=True)
 
 
 def test_incremental_pull_reads_only_updated_tasks(ls_settings, sample_corpus, annotator, gold):

@@ -14,7 +14,7 @@ import pytest
 from conftest import PROJECT_ROOT, gold_result, start_label_studio_server, stop_label_studio_server
 from ls_proxy import ForwardingProxy
 from sqlalchemy import func, select
-from test_bridge_labelstudio import bridge, wait_for  # noqa: F401 - the bridge fixture
+from test_bridge_labelstudio import wait_for
 
 from workbench import workflow
 from workbench.db import session_scope
@@ -218,7 +218,7 @@ def test_two_pulls_at_once_store_each_version_once(ls_settings, sample_corpus, a
     assert_annotations_match(ls_settings, annotator)
 
 
-def test_a_pull_racing_the_webhook_neither_crashes_nor_duplicates(bridge, many_articles, annotator, gold,  # noqa: F811
+def test_a_pull_racing_the_webhook_neither_crashes_nor_duplicates(bridge, many_articles, annotator, gold,
                                                                   caplog):
     settings, app = bridge
     prepared(settings, many_articles)

@@ -10,8 +10,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, update
-from test_migrations import pg_database_url  # noqa: F401 - a fresh database on the session's PostgreSQL
-from test_postgresql import postgres_url  # noqa: F401
 
 from workbench import locks
 from workbench.db import engine_for

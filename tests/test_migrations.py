@@ -4,7 +4,6 @@ an empty one is created at head; two processes opening one database at once both
 than the code is refused with a ConfigError; and the schema the revisions build is exactly models.py's."""
 import hashlib
 import multiprocessing
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 from conftest import FIXTURES
-from test_postgresql import postgres_url  # noqa: F401  (the session fixture: a throwaway PostgreSQL)
 
 from workbench.cli import main as cli_main
 from workbench.db import dispose_engines, engine_for
@@ -117,20 +115,6 @@ def upgrade_previous_schema_with_rows(url: str, dialect: str) -> None:
 
 def test_previous_schema_with_rows_upgrades_on_sqlite(tmp_path):
     upgrade_previous_schema_with_rows(f"sqlite:///{tmp_path / 'v0.db'}", "sqlite")
-
-
-@pytest.fixture
-def pg_database_url(postgres_url):  # noqa: F811
-    name = f"m{os.urandom(4).hex()}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    dispose_engines()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
 
 
 def test_previous_schema_with_rows_upgrades_on_postgresql(pg_database_url):
