@@ -10,14 +10,21 @@ document features):
           LOC; proclitics are left out of spans, as the project's scheme wants, so exact match
           is also given with partial (overlap) match.
 
+With --unlabelled (SaudiNewsNet's zips, or text/JSON-lines files), each fold's model also has
+word-cluster features (word_clusters.py) learnt from those texts plus the fold's own training
+sentences (never the held-out block); --clusters FILE uses one cluster file for every fold.
+
 Usage: python benchmarks/anercorp_cv.py /work/shared/data/anercorp/train.txt \
-           [--extra /work/shared/data/wojood-sample/train.txt ...] [--folds 5] [--json]"""
+           [--extra /work/shared/data/wojood-sample/train.txt ...] [--folds 5] [--json]
+           [--unlabelled /work/shared/data/saudinewsnet] [--only 1,2]"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import tempfile
+import time
+import zipfile
 from bisect import bisect_right
 from pathlib import Path
 
@@ -33,6 +40,7 @@ from workbench.preannotation import ner_training  # noqa: E402
 from workbench.preannotation.ner_training import (ANERCORP_MAP, WOJOOD_MAP, document_numbers,  # noqa: E402
                                                   train_crf)
 from workbench.preannotation.text import normalise, tokenise  # noqa: E402
+from workbench.preannotation import word_clusters  # noqa: E402
 
 SCORES = ("tagger", "engine", "engine_partial")
 EVAL_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "LOC", "GPE": "LOC"}
@@ -113,13 +121,65 @@ def precision_by_source(pairs: list[tuple]) -> dict:
     return {source: {"count": n, "precision": round(right / n, 3)} for source, (n, right) in sorted(counts.items())}
 
 
+def unlabelled_texts(paths: list[Path]):
+    """The texts of unlabelled corpora, streamed: each SaudiNewsNet zip (a JSON list of articles:
+    title and content), .jsonl files (a "text" per line), any other file as one text per line;
+    a directory stands for its files in name order."""
+    for path in paths:
+        for item in sorted(path.iterdir()) if path.is_dir() else [path]:
+            if item.suffix == ".zip":
+                with zipfile.ZipFile(item) as archive:
+                    for name in sorted(archive.namelist()):
+                        for article in json.loads(archive.read(name)):
+                            yield (article.get("title") or "") + "\n" + (article.get("content") or "")
+            elif item.suffix == ".jsonl":
+                with open(item, encoding="utf-8") as lines:
+                    yield from (json.loads(line)["text"] for line in lines if line.strip())
+            else:
+                with open(item, encoding="utf-8") as lines:
+                    yield from lines
+
+
+def fold_clusters(k: int, train: list, args) -> word_clusters.WordClusters | None:
+    """The fold's word clusters: --clusters, or learnt from --unlabelled plus the fold's training
+    sentences (kept in --model-dir as foldN.learnt.tsv and reused); None without either."""
+    if args.clusters:
+        return word_clusters.WordClusters.load(args.clusters)
+    if not args.unlabelled:
+        return None
+    cached = args.model_dir / f"fold{k + 1}.learnt.tsv" if args.model_dir else None
+    if cached and cached.exists():
+        return word_clusters.WordClusters.load(cached)
+    started = time.perf_counter()
+    texts = (text for source in (unlabelled_texts(args.unlabelled), (s.text for s in train)) for text in source)
+    clusters = word_clusters.learn_clusters(texts, **args.cluster_settings)
+    print(f"fold {k + 1}: clusters of {len(clusters)} words from {clusters.info['texts']} texts, "
+          f"{clusters.info['tokens']} tokens in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        clusters.write(cached)
+    return clusters
+
+
+def settings_arg(value: str) -> dict:
+    """`name=number,...` → {name: number} (int when it is one)."""
+    found = {}
+    for item in filter(None, value.split(",")):
+        name, _, number = item.partition("=")
+        found[name.strip()] = int(number) if number.strip().lstrip("-").isdigit() else float(number)
+    return found
+
+
 def run_fold(k: int, parts: list[list], extra: list, args) -> dict:
     train = [s for j, part in enumerate(parts) if j != k for s in part] + extra
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model_dir or tmp) / f"fold{k + 1}.crfsuite"
         if not model.exists():
             model.parent.mkdir(parents=True, exist_ok=True)
-            train_crf(train, model, max_iterations=args.iterations)
+            clusters = fold_clusters(k, train, args)
+            info = train_crf(train, model, max_iterations=args.iterations, clusters=clusters)
+            if clusters:
+                ner_training.write_model_info(model, info)  # the tagger finds its clusters through it
         tagger = CrfTagger(model, o_threshold=args.o_threshold)
         gazetteer = default_gazetteer()
         engine = PreAnnotationEngine([], gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)])
@@ -154,6 +214,12 @@ def main() -> None:
     parser.add_argument("--calibration-out", type=Path, default=None,
                         help="write the tagger score calibration fitted on the held-out folds (JSON)")
     parser.add_argument("--tagger-only", action="store_true", help="score the CRF alone (faster)")
+    parser.add_argument("--unlabelled", type=Path, action="append", default=[],
+                        help="unlabelled texts to learn word clusters from, with each fold's training text")
+    parser.add_argument("--clusters", type=Path, default=None, help="a word-cluster file for every fold")
+    parser.add_argument("--cluster-settings", type=settings_arg, default={},
+                        help="word-cluster settings to override, e.g. window=2,dimensions=50 (word_clusters.SETTINGS)")
+    parser.add_argument("--only", default=None, help="run only these folds (1-based, comma-separated)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     for name in ("c1", "c2"):
@@ -166,7 +232,10 @@ def main() -> None:
     extra = [s for path in args.extra for s in read_conll(path, WOJOOD_MAP, on_bad_tag=print)]
     parts_train = blocks(training, args.folds)
     results = []
+    only = {int(k) for k in args.only.split(",")} if args.only else set(range(1, args.folds + 1))
     for k in range(args.folds):
+        if k + 1 not in only:
+            continue
         fold = run_fold(k, parts_train, extra, args)
         results.append(fold)
         print(f"fold {k + 1}/{args.folds}: " + ", ".join(f"{name} F1 {fold[name]['micro']['f1']:.3f}"

@@ -162,3 +162,12 @@ def test_on_postgresql_processes_racing_get_one_winner_and_a_dead_holder_is_reco
         with pytest.raises(RunInProgress, match="another push is running since"):
             with run_lock(pg_database_url, "push:x", "push"):
                 pass
+
+
+def test_a_second_preannotate_run_is_refused_while_one_runs(settings, sample_corpus):
+    from workbench import workflow
+    workflow.ingest_paths(settings, [sample_corpus])
+    with run_lock(settings.database_url, locks.lock_name("preannotate"), "pre-annotation run"):
+        with pytest.raises(RunInProgress, match="another pre-annotation run is running since"):
+            workflow.preannotate(settings)
+    assert len(workflow.preannotate(settings).annotated) == 5

@@ -7,9 +7,9 @@ import pytest
 from test_preannotation_models import synthetic_conll
 
 from workbench.errors import ConfigError
+from workbench.preannotate import configured_preannotator
 from workbench.preannotation.calibration import Calibration, fit_calibration, precision_by_bucket
 from workbench.preannotation.conll import read_conll
-from workbench.preannotation.configured import configured_preannotator
 from workbench.preannotation.crf import CrfTagger
 from workbench.preannotation.crf_features import core_form, gazetteer_tags
 from workbench.preannotation.crf_sequence import sequence_features

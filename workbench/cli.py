@@ -73,9 +73,10 @@ def ingest(paths, as_json):
 def preannotate():
     """Pre-annotate every current article revision not yet done by the configured pre-annotator.
 
-    The default engine (name lists, rules, the shipped CRF tagger, lexicon stance), or the files
-    named by WORKBENCH_NER_MODEL, WORKBENCH_STANCE_MODEL and WORKBENCH_LEXICON; each combination
-    has its own model_version, so results are stored side by side."""
+    The model bundle WORKBENCH_MODEL names, else the bundle promoted in the database (`workbench
+    models`), else the files named by WORKBENCH_NER_MODEL, WORKBENCH_STANCE_MODEL and
+    WORKBENCH_LEXICON, else the default engine (name lists, rules, the shipped CRF tagger, lexicon
+    stance); each combination has its own model_version, so results are stored side by side."""
     report = workflow.preannotate(load_settings(), progress("pre-annotating"))
     click.echo(f"{report.model_version}: annotated {len(report.annotated)} article(s) "
                f"({report.entities} entities), {report.already_done} already done")
@@ -252,20 +253,27 @@ def diff(version_a, version_b, as_json):
               help="Score this stance classifier (from `workbench train stance`) instead of the lexicon baseline.")
 @click.option("--lexicon", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Add this learned name list (from `workbench train lexicon`) to the shipped ones.")
+@click.option("--model", "bundle", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Score this model bundle directory (from `workbench retrain`); its files are checked first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def eval_command(gold, fmt, label_map, ner_model, stance_model, lexicon, as_json):
+def eval_command(gold, fmt, label_map, ner_model, stance_model, lexicon, bundle, as_json):
     """Score a pre-annotator against gold: span precision/recall/F1 per label and micro (exact
     and partial match), and stance accuracy and macro-F1 over FAVOR/AGAINST.
 
-    The default engine unless model files are given as options; WORKBENCH_NER_MODEL and the
-    other settings are not read, so a score always says which files produced it (the report
-    names the model version)."""
+    The default engine unless a bundle (--model) or model files are given as options;
+    WORKBENCH_MODEL, WORKBENCH_NER_MODEL, the promoted bundle and the other settings are not read,
+    so a score always says which files produced it (the report names the model version)."""
     from . import evaluation
     from .preannotation.conll import parse_label_map
     mapping = parse_label_map(label_map)
     docs = evaluation.load_gold(gold, fmt, mapping)
     targets = sorted({target for doc in docs for target in doc.stance})
-    engine = preannotator_from_options(targets, ner_model, stance_model, lexicon)
+    if bundle is not None and (ner_model or stance_model or lexicon):
+        from .errors import InputError
+        raise InputError("--model is a whole bundle: give it without --ner-model, --stance-model or --lexicon",
+                         errors={"--model": str(bundle)})
+    engine = (bundle_from_option(bundle, targets) if bundle is not None
+              else preannotator_from_options(targets, ner_model, stance_model, lexicon))
     report = {"model_version": engine.model_version,
               **evaluation.evaluate(docs, evaluation.predict(docs, engine, mapping, progress("annotating")))}
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else evaluation.format_report(report))
@@ -283,6 +291,18 @@ def preannotator_from_options(targets, ner_model, stance_model, lexicon):
         raise InputError(f"{option}: cannot load {exc.path}: {exc.cause}", errors={option: str(exc.path)}) from exc
 
 
+def bundle_from_option(bundle: Path, targets):
+    """The engine of a bundle directory given as --model; one that does not check out or load is
+    an input error naming the file."""
+    from .bundles import bundle_preannotator
+    from .errors import InputError
+    from .preannotation.loading import ModelFileError
+    try:
+        return bundle_preannotator(bundle, targets)
+    except ModelFileError as exc:
+        raise InputError(f"--model: cannot load {exc.path}: {exc.cause}", errors={"--model": str(exc.path)}) from exc
+
+
 @main.group(cls=WorkbenchGroup)
 def train():
     """Train the pre-annotation models from data the project has."""
@@ -294,27 +314,30 @@ def train():
 @click.option("--wojood", type=click.Path(exists=True, path_type=Path), multiple=True,
               help="Wojood-format CoNLL (PERS→PER, ORG, GPE, LOC; first tag column; other types ignored).")
 @click.option("--conll", type=click.Path(exists=True, path_type=Path), multiple=True,
-              help="CoNLL already in the scheme's labels (PER, ORG, GPE, LOC).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model file [default: the shipped one].")
+              help="CoNLL already in the scheme's labels (a release's examples.conll: every label it uses).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Model file [default: var/models/train-ner-<UTC time>/ner-crf.crfsuite; never the shipped one].")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=300, show_default=True)
 @click.option("--skip-bad-lines", is_flag=True, help="Report malformed tags and read them as O instead of stopping.")
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Score calibration to store with the model (JSON from benchmarks/anercorp_cv.py --calibration-out).")
 def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines, calibration):
     """Train the CRF entity tagger; writes the model file, its .json summary and its
-    .names.json name-likeness scorer (a model is only used with the scorer next to it)."""
+    .names.json name-likeness scorer (a model is only used with the scorer next to it). Use it
+    with WORKBENCH_NER_MODEL or `eval --ner-model`; `workbench retrain` trains a whole bundle from
+    a release. The shipped model is never written."""
     from .errors import InputError
+    from .preannotation.base import ENTITY_LABELS
     from .preannotation.conll import read_conll
-    from .preannotation.crf import CRF_LABELS, DEFAULT_MODEL
     from .preannotation.ner_training import (ANERCORP_MAP, WOJOOD_MAP, read_calibration_file, train_crf,
                                              write_model_info)
     on_bad = (lambda message: click.echo(f"warning: {message} (read as O)", err=True)) if skip_bad_lines else None
     sources = ([(p, ANERCORP_MAP) for p in anercorp] + [(p, WOJOOD_MAP) for p in wojood]
-               + [(p, {label: label for label in CRF_LABELS}) for p in conll])
+               + [(p, {label: label for label in ENTITY_LABELS}) for p in conll])
     if not sources:
         raise InputError("give training data: --anercorp, --wojood or --conll")
+    out = trained_model_path(out)
     sentences = [s for path, mapping in sources for s in read_conll(path, mapping, on_bad)]
-    out = out or DEFAULT_MODEL
     click.echo(f"training on {len(sentences)} sentences from {len(sources)} file(s)", err=True)
     info = train_crf(sentences, out, lambda n, loss: click.echo(f"  iteration {n}/{iterations} loss {loss:.1f}",
                                                                   err=True), iterations)
@@ -323,6 +346,22 @@ def train_ner(anercorp, wojood, conll, out, iterations, skip_bad_lines, calibrat
         info["calibration"] = read_calibration_file(calibration)
     write_model_info(out, info)
     click.echo(f"wrote {out} ({info['bytes']} bytes, {info['tokens']} tokens, {info['entities']} entities)")
+
+
+def trained_model_path(out: Path | None) -> Path:
+    """Where `train ner` writes: --out, or a new folder under var/models; never into the package's
+    shipped models."""
+    from datetime import datetime, timezone
+
+    from .errors import InputError
+    from .preannotation.crf import MODELS_DIR
+    if out is None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        return load_settings().var_dir / "models" / f"train-ner-{stamp}" / "ner-crf.crfsuite"
+    if Path(out).resolve().parent == MODELS_DIR.resolve():
+        raise InputError(f"--out {out}: the shipped models are never overwritten; write the model elsewhere",
+                         errors={"--out": str(out)})
+    return Path(out)
 
 
 @train.command("stance")
@@ -350,3 +389,99 @@ def train_lexicon(examples, out, min_count):
     """Build a gazetteer file from the names annotators labelled in a release's examples.jsonl."""
     from .preannotation.lexicon import write_lexicon
     click.echo(f"wrote {out}: {write_lexicon(examples, out, min_count)} name(s)")
+
+
+# --- retraining from a release, and the model bundles -------------------------------------------
+
+@main.command()
+@click.option("--release", "release_spec", default="latest", show_default=True,
+              help="A release version (v0003), latest, or a path to an examples.jsonl (or its folder).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Bundle directory to create [default: var/models/<model_version>/]; never an existing one.")
+@click.option("--promote-if-better", is_flag=True,
+              help="Promote the new bundle when it beats the current model on the release's test split.")
+@click.option("--iterations", type=click.IntRange(1, 10000), default=100, show_default=True,
+              help="CRF training iterations (L-BFGS); 100 keeps a 5,000-article release under about 10 minutes.")
+def retrain(release_spec, out, promote_if_better, iterations):
+    """Train a model bundle from a release's train split: the CRF tagger (every entity label the
+    release uses), the learned lexicon, the stance classifier when every target has enough labels
+    (else the lexicon baseline, and it says so) and the ledger (measured on the dev split).
+
+    Scores the new bundle and the current model (the promoted bundle, else the shipped default)
+    on the test split, which training never reads, and prints both; registers the bundle in the
+    database. The bundle directory is the last line printed."""
+    from . import evaluation
+    from .retrain import retrain as run
+    result = run(load_settings(), release_spec, out, promote_if_better, iterations,
+                 lambda message: click.echo(message, err=True))
+    info = result.model_json
+    click.echo(f"{info['model_version']}: trained from {info['release']['version'] or info['release']['path']} "
+               f"(train split: {info['training']['ner']['articles']} article(s), spans "
+               f"{json.dumps(info['training']['ner']['spans_per_label'], ensure_ascii=False)})")
+    click.echo(f"stance: {info['stance']}")
+    ledger = info.get("ledger")
+    off = [f"{r['source']} {r['label']}" for r in ledger["sources"] if r["action"] == "off"] if ledger else []
+    click.echo(f"ledger: lists and rules measured on {ledger['about']['documents']} train + dev article(s), "
+               f"the tagger on {ledger['about']['documents_dev']} dev article(s); switched off: "
+               f"{', '.join(off) or 'nothing'}" if ledger else "ledger: none")
+    scores = info["evaluation"]
+    if scores["new"] is None:
+        click.echo("test split: no examples; the models were not compared")
+    for name, title in (("new", "new bundle"), ("current", f"current ({(scores['current'] or {}).get('bundle')})")):
+        if scores[name] is not None:
+            click.echo(f"--- {title}, test split")
+            click.echo(evaluation.format_report(scores[name]))
+    click.echo(result.promotion_note)
+    click.echo(str(result.path))
+
+
+@main.group(cls=WorkbenchGroup)
+def models():
+    """Model bundles registered in the bridge's database: list, show, promote, roll back. The
+    promoted bundle is what preannotate, push and the ML backend use (WORKBENCH_MODEL overrides it)."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the bundles and the promotion history as JSON.")
+def models_list(as_json):
+    """Every registered bundle (* marks the current one), then the promotion history."""
+    from .bundles import list_registered
+    data = list_registered(load_settings())
+    if as_json:
+        echo_json(data)
+        return
+    if not data["bundles"]:
+        click.echo("no bundles registered: train one with `workbench retrain`")
+    for bundle in data["bundles"]:
+        click.echo(f"{'*' if bundle['current'] else ' '} {bundle['model_version']}  {bundle['release'] or '-'}  "
+                   f"{bundle['created_at']}  {bundle['path']}")
+    for row in data["history"]:
+        click.echo(f"  {row['at']}  {row['action']} {row['model_version']} (before: {row['previous'] or '-'}) "
+                   f"by {row['by']}")
+
+
+@models.command("show")
+@click.argument("bundle")
+def models_show(bundle):
+    """A bundle's model.json (BUNDLE: a model_version or a bundle directory, which showing does not
+    register), its files checked, and its registry row."""
+    from .bundles import show
+    echo_json(show(load_settings(), bundle))
+
+
+@models.command("promote")
+@click.argument("bundle")
+def models_promote(bundle):
+    """Make BUNDLE (a model_version or a bundle directory, registered if it is not yet) the
+    current one; its files are checked against its model.json first."""
+    from .bundles import promote_named
+    version, changed = promote_named(load_settings(), bundle, "workbench models promote")
+    click.echo(f"promoted {version}" if changed else f"{version} is already the current bundle")
+
+
+@models.command("rollback")
+def models_rollback():
+    """Make the bundle that was current before the current one current again (a new history row)."""
+    from .bundles import rollback_current
+    version = rollback_current(load_settings(), "workbench models rollback")
+    click.echo(f"rolled back to {version}")

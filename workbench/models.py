@@ -155,3 +155,25 @@ class Release(Base):
     examples: Mapped[int] = mapped_column(Integer)
     examples_sha256: Mapped[str] = mapped_column(String(64))
     review_policy: Mapped[str] = mapped_column(String(64))
+
+
+class ModelBundle(Base):
+    """A model bundle directory (workbench/bundles.py): its model.json's hash as registered."""
+    __tablename__ = "model_bundles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    model_json_sha256: Mapped[str] = mapped_column(String(64))
+    release: Mapped[str | None] = mapped_column(Text)  # the release version (or examples.jsonl path) trained from
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelPromotion(Base):
+    """Append-only: which bundle became the current one, when, by what; the last row is current."""
+    __tablename__ = "model_promotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("model_bundles.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # promote | rollback
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    by: Mapped[str | None] = mapped_column(Text)  # the command that did it, e.g. "workbench models promote"
+    previous_bundle_id: Mapped[int | None] = mapped_column(ForeignKey("model_bundles.id"))

@@ -44,6 +44,7 @@ class Settings:
     ner_model: Path | None = None
     stance_model: Path | None = None
     lexicon: Path | None = None
+    model: Path | None = None  # a model bundle directory (bundles.py): overrides the promoted bundle
     sources: dict = field(default_factory=dict, compare=False, repr=False)
 
     def require(self, name: str):
@@ -129,6 +130,7 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     pick("agreement_stance", 1.0)
     for name in PREANNOTATION_FILES:
         pick(name, None)
+    pick("model", None)
     return _validated(home, var_dir, values, sources)
 
 
@@ -174,7 +176,7 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
         max_request_bytes=max_request_bytes, max_json_depth=max_json_depth,
         bridge_url=str(bridge_url).rstrip("/") if bridge_url else None, webhook_secret=v["webhook_secret"],
         full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources,
-        **model_files)
+        model=_existing_dir(home, v, "model"), **model_files)
 
 
 def _existing_file(home: Path, values: dict, name: str) -> Path | None:
@@ -186,6 +188,18 @@ def _existing_file(home: Path, values: dict, name: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"{env_name(name)} points to {path}, which is not a file",
                           errors={env_name(name): "file not found"})
+    return path
+
+
+def _existing_dir(home: Path, values: dict, name: str) -> Path | None:
+    """An optional path to a directory: None when unset, else a directory that exists."""
+    if values[name] in (None, ""):
+        return None
+    path = Path(values[name])
+    path = path if path.is_absolute() else home / path
+    if not path.is_dir():
+        raise ConfigError(f"{env_name(name)} points to {path}, which is not a directory",
+                          errors={env_name(name): "directory not found"})
     return path
 
 

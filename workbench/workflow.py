@@ -11,8 +11,7 @@ from .db import session_scope
 from .errors import WorkbenchError
 from .locks import lock_name, run_lock
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
-from .preannotation.configured import configured_preannotator
-from .preannotation.stage import preannotate_pending
+from .preannotate import configured_preannotator, preannotate_pending
 from .scheme import load_scheme
 from .settings import Settings
 
@@ -35,9 +34,12 @@ def ingest_records(settings: Settings, records: list) -> articles.IngestReport:
 
 
 def preannotate(settings: Settings, progress=None):
+    """Pre-annotate what the chosen pre-annotator has not done yet; one run at a time per database
+    (a second one stops with a message naming the first)."""
     scheme = load_scheme(settings.tasks_dir)
-    annotator = configured_preannotator(settings, scheme.target_names)
-    with session_scope(settings) as session:
+    with run_lock(settings.database_url, lock_name("preannotate"), "pre-annotation run"), \
+            session_scope(settings) as session:
+        annotator = configured_preannotator(settings, scheme.target_names, session)
         return preannotate_pending(session, annotator, scheme.entity_labels, progress)
 
 

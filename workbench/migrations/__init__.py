@@ -19,6 +19,7 @@ upgraded to head), then review and commit it:
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -38,13 +39,18 @@ _DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(.+)$", re.M)
 _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 
 
+# Alembic keeps process-wide state while it migrates (its op and context proxies): two threads of one
+# process migrating two databases at once trip over each other, so they take turns.
+_IN_PROCESS = threading.Lock()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the database to the newest revision (see the module docstring)."""
     heads = head_revisions()
     with engine.connect() as conn:
         if current_revisions(conn) == heads:
             return
-    with _migration_transaction(engine) as conn:
+    with _IN_PROCESS, _migration_transaction(engine) as conn:
         current = current_revisions(conn)  # again: another process may have migrated while we waited
         if current != heads:
             _run_upgrade(conn, current)

@@ -1,8 +1,13 @@
 """CoNLL BIO files (`token TAG [TAG ...]` a line, blank line between sentences) read into
 sentences with character spans: the tokens are joined by single spaces into the sentence text
-and only the first tag column is read (Wojood's extra columns hold nested entities)."""
+and only the first tag column is read (Wojood's extra columns hold nested entities).
+
+Comment lines start with `#` (`# id = X`, `# text = ...`, as a release's examples.conll and
+CoNLL-U have them); a line `# TAG` with a valid tag is the token `#`. `# id = X` ends the
+sentence before it and names the document (the article) the following sentences belong to."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +20,10 @@ class Sentence:
     text: str
     entities: list[dict] = field(default_factory=list)  # {"start", "end", "label", "text"}
     where: str = ""  # file:line of the first token
+    document: str | None = None  # the article it belongs to (a `# id =` line, or the release example's id)
+
+
+ID_COMMENT_RE = re.compile(r"^#\s*id\s*=\s*(.*?)\s*$")
 
 
 def parse_label_map(spec: str | None) -> dict[str, str] | None:
@@ -42,11 +51,14 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None,
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the CoNLL file: {exc}")
+    document = None
     for number, line in enumerate(lines + [""], start=1):
-        if not line.strip():
-            if rows:
-                sentences.append(_sentence(path, rows, label_map, on_bad_tag))
+        comment = is_comment(line)
+        if not line.strip() or comment:
+            if rows and (not comment or ID_COMMENT_RE.match(line)):
+                sentences.append(_sentence(path, rows, label_map, on_bad_tag, document))
                 rows = []
+            document = _document_id(line, document) if comment else document
             continue
         parts = line.split()
         if len(parts) < 2:
@@ -55,13 +67,31 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None,
     return sentences
 
 
+def is_comment(line: str) -> bool:
+    """A line starting with # that is not the token # followed by a valid tag."""
+    if not line.startswith("#"):
+        return False
+    parts = line.split()
+    return not (len(parts) >= 2 and parts[0] == "#" and is_tag(parts[1]))
+
+
+def is_tag(tag: str) -> bool:
+    prefix, _, label = tag.partition("-")
+    return tag == "O" or (prefix in ("B", "I") and bool(label))
+
+
+def _document_id(line: str, current: str | None) -> str | None:
+    match = ID_COMMENT_RE.match(line)
+    return match.group(1) if match else current
+
+
 def _sentence(path: Path, rows: list[tuple[str, str, int]], label_map: dict[str, str] | None,
-              on_bad_tag: Callable[[str], None] | None) -> Sentence:
+              on_bad_tag: Callable[[str], None] | None, document: str | None = None) -> Sentence:
     text_parts, entities, offset, current = [], [], 0, None
     for token, tag, number in rows:
         start, end = offset, offset + len(token)
         prefix, _, label = tag.partition("-")
-        if tag != "O" and (prefix not in ("B", "I") or not label):
+        if not is_tag(tag):
             message = f"{path}:{number}: tag {tag!r} is not O, B-LABEL or I-LABEL"
             if on_bad_tag is None:
                 raise InputError(message)
@@ -81,4 +111,4 @@ def _sentence(path: Path, rows: list[tuple[str, str, int]], label_map: dict[str,
     text = " ".join(text_parts)
     for entity in entities:
         entity["text"] = text[entity["start"]:entity["end"]]
-    return Sentence(text, entities, f"{path}:{rows[0][2]}")
+    return Sentence(text, entities, f"{path}:{rows[0][2]}", document)

@@ -22,10 +22,12 @@ from .crf_sequence import LabelScores
 from .gazetteer import Gazetteer
 from .rules import Candidate
 from .text import Token, proclitic_readings, words_of
+from . import word_clusters
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "ner-crf.crfsuite"
-CRF_LABELS = ("PER", "ORG", "GPE", "LOC")
+# No fixed label set: a tagger tags the labels its model was trained with (the shipped one PER,
+# ORG, GPE and LOC; one retrained from a release every label the release uses).
 SENTENCE_BREAK_RE = re.compile(r"[.!?؟\n]")
 # With a threshold, a token whose O marginal is below it is tagged as part of a name
 # (_posterior_tags); 0 keeps plain Viterbi: 0.5 gave the same pooled CV F1 (BENCHMARKS.md), more slowly.
@@ -107,8 +109,9 @@ def model_name_scorer(model_path: Path) -> NameScorer | None:
 
 
 class CrfTagger:
-    """Tags PER/ORG/GPE/LOC with a trained crfsuite model. crfsuite reads the model file; the
-    tagging itself is crf_decode's, over label scores cached per word (crf_sequence.LabelScores)."""
+    """Tags the labels of a trained crfsuite model (`labels`, read from the model file: B-/I-
+    of each label, and O). crfsuite reads the model file; the tagging itself is crf_decode's,
+    over label scores cached per word (crf_sequence.LabelScores)."""
 
     def __init__(self, model_path: Path = DEFAULT_MODEL, o_threshold: float = O_THRESHOLD):
         if not Path(model_path).is_file():
@@ -118,10 +121,16 @@ class CrfTagger:
         tagger.open(str(model_path))
         self.labels, weights, self.transitions = model_weights(tagger)
         tagger.close()
-        self.scores = LabelScores(weights, len(self.labels), model_name_scorer(self.model_path))
+        self.scores = LabelScores(weights, len(self.labels), model_name_scorer(self.model_path),
+                                  clusters=word_clusters.for_model(self.model_path))
         self.outside = self.labels.index("O")
         self.o_threshold = o_threshold
         self.calibration = read_calibration(self.model_path)
+
+    @property
+    def entity_labels(self) -> list[str]:
+        """The entity labels the model tags (its B-/I- labels without the prefix)."""
+        return sorted({label[2:] for label in self.labels if label != "O"})
 
     def tag_tokens(self, text: str, tokens: list[Token],
                    list_spans: list[Candidate]) -> list[tuple[int, int, str, float]]:

@@ -363,3 +363,25 @@ def occurrence_evidence(before: str, word: str, gaz_tag: str) -> int:
 @lru_cache(maxsize=4096)
 def document_row(count: str, mask: int) -> tuple[str, ...]:
     return ("dn=" + count, *sorted("d:" + item for item, bit in EVIDENCE_BITS.items() if mask & bit))
+
+
+# Word-cluster features (word_clusters.py): a token's cluster at each size ("k256=17") and its
+# neighbours' one token either side ("-1k256=", "+1k256="). Like the name-likeness features they
+# belong to one model and its cluster file; without clusters none of them exist.
+def cluster_word_parts(ids: tuple[int, ...] | None,
+                       sizes: tuple[int, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What a word's clusters give (itself, the token after it, the token before it); nothing
+    for a word without clusters."""
+    if ids is None:
+        return (), (), ()
+    own = tuple(f"k{size}={cluster}" for size, cluster in zip(sizes, ids))
+    return own, tuple("-1" + feature for feature in own), tuple("+1" + feature for feature in own)
+
+
+def cluster_features(parts_of, words) -> list[tuple[str, ...]]:
+    """Per token, its cluster features; parts_of(word) is cluster_word_parts of the word's clusters
+    (WordClusters.parts)."""
+    parts = [parts_of(word) for word in words]
+    last = len(parts) - 1
+    return [(*own, *(parts[i - 1][1] if i else ()), *(parts[i + 1][2] if i < last else ()))
+            for i, (own, _, _) in enumerate(parts)]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .crf_features import EDGES, NameScorer, document_features, gap_class, neighbour_features, word_features
+from .crf_features import (EDGES, NameScorer, cluster_features, document_features, gap_class, neighbour_features,
+                           word_features)
 from .text import Token, words_of
 
 CONTEXT_NAMES = ("-2g=", "-1g=", "g=", "1g=", "2g=", "gb=", "ga=")
@@ -83,31 +84,41 @@ TRAINING_FEATURES = FeatureBuilder()
 
 
 def sequence_features(text: str, tokens: list[Token], gaz_tags: list[str], scorer: NameScorer | None = None,
-                      document: list[tuple[str, ...]] | None = None) -> list[tuple[str, ...]]:
-    """All features, as training sees them, with the scorer's name-likeness features if given.
+                      document: list[tuple[str, ...]] | None = None, clusters=None) -> list[tuple[str, ...]]:
+    """All features, as training sees them, with the scorer's name-likeness features and the
+    word-cluster features of `clusters` (word_clusters.WordClusters) if given.
     `document`: the tokens' document features when the text is part of a larger document;
     by default the text is the document."""
     rows = TRAINING_FEATURES.sequence(text, tokens, gaz_tags)
     if document is None:
         document = document_features(words_of(tokens), gaz_tags)
     rows = [(*row, *extra) for row, extra in zip(rows, document)]
-    if scorer is None:
+    if scorer is not None:
+        rows = [(*row, *scorer.features(word)) for row, word in zip(rows, words_of(tokens))]
+    return with_cluster_features(rows, words_of(tokens), clusters)
+
+
+def with_cluster_features(rows: list[tuple[str, ...]], words, clusters) -> list[tuple[str, ...]]:
+    """The rows (one per word) with the word-cluster features added; unchanged without clusters."""
+    if not clusters:
         return rows
-    return [(*row, *scorer.features(word)) for row, word in zip(rows, words_of(tokens))]
+    return [(*row, *extra) for row, extra in zip(rows, cluster_features(clusters.parts, words))]
 
 
 class LabelScores:
     """Per token, the summed weights of its features for each label ((tokens, labels) array),
     from a model's state weights (attribute → weight per label). Words are numbered as they are
     first seen; row i of `_parts` holds word i's five score vectors (own, the model's name-likeness
-    features included, then one per neighbour position). `max_words` bounds the tables of a
-    long-running process: past it they start again."""
+    features included, then one per neighbour position; a model's word-cluster features go to
+    the own and one-away parts). `max_words` bounds the tables of a long-running process: past it
+    they start again."""
 
     def __init__(self, weights: dict[str, np.ndarray], labels: int, scorer: NameScorer | None = None,
-                 max_words: int = 200_000):
+                 max_words: int = 200_000, clusters=None):
         self.weights = weights
         self.labels = labels
         self.scorer = scorer
+        self.clusters = clusters or None
         self.max_words = max_words
         self.edges = np.array([self._sum(part) for part in EDGES])
         self._tags = ValueTable(self, CONTEXT_NAMES[:5])
@@ -136,6 +147,11 @@ class LabelScores:
             self._parts[index, 0] += self._sum(self.scorer.features(word))
         for k, part in enumerate(neighbour_features(word), start=1):
             self._parts[index, k] = self._sum(part)
+        if self.clusters is not None:
+            own, to_next, to_previous = self.clusters.parts(word)
+            self._parts[index, 0] += self._sum(own)
+            self._parts[index, 1] += self._sum(to_next)  # read by the token after (offset 1)
+            self._parts[index, 3] += self._sum(to_previous)  # by the token before (offset -1)
         self._word_ids[word] = index
         return index
 

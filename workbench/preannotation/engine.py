@@ -178,13 +178,16 @@ class RulesLayer:
 
 
 class CrfLayer:
-    """The statistical tagger: fills what the lists and rules left, never overrides them."""
-    name = "crf"
+    """The statistical tagger: fills what the lists and rules left, never overrides them. `name` is
+    the source its spans carry: "crf", or another for a second tagger after the first (a bundle's
+    own tagger first, then the shipped one filling what it left: "crf-shipped")."""
 
-    def __init__(self, tagger: CrfTagger, gazetteer: Gazetteer, min_score: float = CRF_MIN_SCORE):
+    def __init__(self, tagger: CrfTagger, gazetteer: Gazetteer, min_score: float = CRF_MIN_SCORE,
+                 name: str = "crf"):
         self.tagger = tagger
         self.gazetteer = gazetteer
         self.min_score = min_score
+        self.name = name
 
     def prepare(self, docs: list[Document]) -> None:
         """Tags all the documents in one go (the tagger decodes their sentences together)."""
@@ -197,6 +200,8 @@ class CrfLayer:
         if self.name not in doc.prepared:
             self.prepare([doc])
         found = self.tagger.candidates_from(doc.tokens, doc.prepared[self.name], self.gazetteer, self.min_score)
+        if self.name != "crf":
+            found = [c._replace(source=self.name) for c in found]
         return resolve_overlaps(doc.propose([c for c in found if not self._is_field_label(text, c)]), taken=taken)
 
     def _is_field_label(self, text: str, span: Candidate) -> bool:

@@ -18,8 +18,9 @@ from .text import article_form, normalise_word
 SKIPPED_LABELS = frozenset({"DATE"})  # dates are the rules' business: a list of them does not generalise
 
 
-def count_labelled_names(path: Path) -> tuple[dict[str, Counter], Counter, int]:
-    """(name → label counts, name → occurrences in the texts, number of articles)."""
+def count_labelled_names(path: Path, split: str | None = None) -> tuple[dict[str, Counter], Counter, int]:
+    """(name → label counts, name → occurrences in the texts, number of articles); with a split,
+    only the examples of that split ("train" when training from a release) are read."""
     labels: dict[str, Counter] = defaultdict(Counter)
     texts, after_lil = [], defaultdict(Counter)
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
@@ -32,33 +33,64 @@ def count_labelled_names(path: Path) -> tuple[dict[str, Counter], Counter, int]:
         except (json.JSONDecodeError, KeyError, TypeError):
             raise InputError(f"{path}:{number}: expected a JSON object with 'text' and 'entities', "
                              "each entity with start, end, label and text")
+        if split is not None and record.get("split") != split:
+            continue
         texts.append(text)
         for name, label, restored in spans:
             if label in SKIPPED_LABELS:
                 continue
             (after_lil[restored] if restored else labels[name])[label] += 1
+    written = word_occurrences(texts, list(after_lil), "وفبك")
     for restored, counts in after_lil.items():
-        name = restored if any(_written_with_article(text, restored) for text in texts) else restored[1:]
-        labels[name].update(counts)
-    occurrences = Counter({name: sum(_count_words(text, name) for text in texts) for name in labels})
+        labels[restored if written[restored] else restored[1:]].update(counts)
+    occurrences = word_occurrences(texts, list(labels), "وفبلك", article_after_lam=True)
     return labels, occurrences, len(texts)
 
 
-def _written_with_article(text: str, name: str) -> bool:
-    return re.search(rf"(?<![^\W_])[وفبك]{{0,2}}{re.escape(name)}(?![^\W_])", text) is not None
+WORD_RE = re.compile(r"[^\W_]+")
+WORD_CHAR_RE = re.compile(r"[^\W_]")
+MAX_PROCLITICS = 2
 
 
-def _count_words(text: str, name: str) -> int:
-    """Occurrences of the name as whole words, an attached proclitic allowed (الحكومة also as
-    للحكومة)."""
-    body = re.escape(name)
-    if name.startswith("ال"):
-        body = f"(?:{body}|ل{re.escape(name[1:])})"
-    return len(re.findall(rf"(?<![^\W_])(?:[وفبلك]{{0,2}}){body}(?![^\W_])", text))
+def word_occurrences(texts: list[str], names: list[str], proclitics: str,
+                     article_after_lam: bool = False) -> Counter:
+    """Occurrences of each name in the texts as whole words, after at most two attached letters
+    of `proclitics`; with article_after_lam, a name starting with ال also as ل + ل + the rest
+    (الحكومة in للحكومة). One pass over the words of each text, the names indexed by their first word."""
+    forms: dict[str, list[tuple[str, str]]] = defaultdict(list)  # first word of a written form → (form, name)
+    found = Counter({name: 0 for name in names})
+    odd = []  # names that do not start with a letter or digit: counted by a regex
+    for name in names:
+        for form in [name] + (["ل" + name[1:]] if article_after_lam and name.startswith("ال") else []):
+            first = WORD_RE.match(form)
+            (forms[first.group()].append((form, name)) if first else odd.append(form))
+    for text in texts:
+        for match in WORD_RE.finditer(text):
+            for start, name in _matches_at(text, match, forms, proclitics):
+                found[name] += 1
+    for name in odd:
+        found[name] += sum(_count_by_regex(text, name, proclitics) for text in texts)
+    return found
 
 
-def learned_entries(path: Path, min_count: int = 2, min_labelled_share: float = 0.5) -> list[tuple[str, str]]:
-    labels, occurrences, _ = count_labelled_names(path)
+def _matches_at(text: str, match: re.Match, forms: dict, proclitics: str):
+    word, start = match.group(), match.start()
+    for k in range(min(MAX_PROCLITICS, len(word) - 1) + 1):
+        if k and word[k - 1] not in proclitics:
+            return
+        for form, name in forms.get(word[k:], ()):
+            end = start + k + len(form)
+            if text.startswith(form, start + k) and not WORD_CHAR_RE.match(text, end):
+                yield start + k, name
+
+
+def _count_by_regex(text: str, name: str, proclitics: str) -> int:
+    return len(re.findall(rf"(?<![^\W_])(?:[{proclitics}]{{0,2}}){re.escape(name)}(?![^\W_])", text))
+
+
+def learned_entries(path: Path, min_count: int = 2, min_labelled_share: float = 0.5,
+                    split: str | None = None) -> list[tuple[str, str]]:
+    labels, occurrences, _ = count_labelled_names(path, split)
     entries = []
     for name, counts in labels.items():
         label, count = counts.most_common(1)[0]
@@ -69,11 +101,13 @@ def learned_entries(path: Path, min_count: int = 2, min_labelled_share: float = 
     return sorted(entries, key=lambda entry: (entry[1], entry[0]))
 
 
-def write_lexicon(examples: Path, out: Path, min_count: int = 2) -> int:
-    """Writes a gazetteer file (`name<TAB>LABEL`, source in the first line); returns its size."""
-    entries = learned_entries(examples, min_count)
+def write_lexicon(examples: Path, out: Path, min_count: int = 2, split: str | None = None) -> int:
+    """Writes a gazetteer file (`name<TAB>LABEL`, source in the first line); returns its size.
+    With a split, learned from that split's examples only."""
+    entries = learned_entries(examples, min_count, split=split)
     digest = hashlib.sha256(Path(examples).read_bytes()).hexdigest()[:16]
-    lines = [f"# source: learned by `workbench train lexicon` from {Path(examples).name} (sha256 {digest}…): "
+    which = f", {split} split" if split else ""
+    lines = [f"# source: learned by `workbench train lexicon` from {Path(examples).name} (sha256 {digest}…{which}): "
              f"names labelled at least {min_count} times, always with the same label"]
     lines += [f"{name}\t{label}" for name, label in entries]
     Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")

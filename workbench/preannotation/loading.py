@@ -85,17 +85,28 @@ def _ledger(ledger: Ledger | dict | Path | None) -> Ledger | None:
     return _load("ledger", Path(ledger), ledger_from_file)
 
 
+SHIPPED_TAGGER_SOURCE = "crf-shipped"
+
+
 def default_preannotator(targets: list[str], ner_model: Path | None = None, stance_model: Path | None = None,
-                         lexicon: Path | None = None, ledger: Ledger | dict | Path | None = None) -> PreAnnotator:
+                         lexicon: Path | None = None, ledger: Ledger | dict | Path | None = None,
+                         shipped_tagger_after: bool = False) -> PreAnnotator:
     """The default engine; each optional file replaces (NER model, stance model) or extends
     (lexicon) the shipped part, and is named in the model version so stored results keep apart.
+    With a NER model and `shipped_tagger_after`, the shipped tagger runs after it as a source of its
+    own (SHIPPED_TAGGER_SOURCE), filling what the trained one left: a tagger trained on a small
+    release knows the team's conventions, the shipped one more names; the ledger weighs both.
     A ledger (a Ledger, its to_dict(), or a JSON file: the ledger or a model.json holding one)
     switches sources off and rescores spans. A file that does not load raises ModelFileError
     naming its part."""
     gazetteer = _load("lexicon", lexicon, gazetteer_with)
     tagger = default_tagger() if ner_model is None else _load("ner_model", Path(ner_model), tagger_at)
     stance = _load("stance_model", stance_model, stance_from_file) if stance_model else None
-    engine = PreAnnotationEngine(targets, gazetteer, [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)],
-                                 stance_model=stance, ledger=_ledger(ledger))
-    engine.version = version_with_files(engine.version, ner_model, stance_model, lexicon)
+    layers = [RulesLayer(gazetteer), CrfLayer(tagger, gazetteer)]
+    shipped_after = shipped_tagger_after and ner_model is not None
+    if shipped_after:
+        layers.append(CrfLayer(default_tagger(), gazetteer, name=SHIPPED_TAGGER_SOURCE))
+    engine = PreAnnotationEngine(targets, gazetteer, layers, stance_model=stance, ledger=_ledger(ledger))
+    engine.version = version_with_files(engine.version, ner_model, stance_model, lexicon) + \
+        ("+shipped-crf" if shipped_after else "")
     return engine

@@ -1,6 +1,7 @@
-"""Training the CRF layer: CoNLL sentences turned into the same tokens and features the tagger
-sees at run time, then crfsuite (through sklearn-crfsuite) with L1+L2 regularisation; L1 keeps
-the model file small."""
+"""Training the CRF layer: sentences (from CoNLL files, or cut from a release's examples, see
+article_sentences) turned into the same tokens and features the tagger sees at run time, then
+crfsuite (through sklearn-crfsuite) with L1+L2 regularisation; L1 keeps the model file small.
+The model learns every label its training spans carry (the tagger reads them from the model)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,11 +15,13 @@ import sklearn_crfsuite
 from ..errors import InputError
 from .calibration import Calibration
 from .conll import Sentence
+from .crf import SENTENCE_BREAK_RE
 from .crf_features import LATIN_RE, NameScorer, document_features_per_text, gazetteer_tags
-from .crf_sequence import sequence_features
+from .crf_sequence import sequence_features, with_cluster_features
 from .engine import LIST_SCORE, default_gazetteer, list_candidates
 from .gazetteer import Gazetteer
-from .text import normalise, tokenise, words_of
+from .text import normalise, proclitic_readings, tokenise, words_of
+from . import word_clusters
 
 # ANERcorp's LOC is mostly countries and cities, which the scheme calls GPE; regions, seas and
 # continents (LOC in the scheme) come from loc.tsv, and from Wojood's LOC in a model trained with
@@ -27,23 +30,31 @@ ANERCORP_MAP = {"PERS": "PER", "PER": "PER", "ORG": "ORG", "LOC": "GPE"}
 WOJOOD_MAP = {"PERS": "PER", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC"}
 PARAMS = {"c1": 0.05, "c2": 0.1, "max_iterations": 300}
 NAME_SCORER_PARTS = 5  # blocks of the cross-fitting of the name-likeness scorer
-# CoNLL files have no document boundaries: the document features of a training sentence look at
-# its block of this many consecutive sentences, about one article (ANERcorp's average 32 tokens a
-# sentence, 20 sentences ≈ 600 tokens, as long as the project's sample articles), so that how often
-# a word recurs means what it means at run time; the benchmark tags held-out sentences in the same
-# blocks. ANERcorp CV: 0.755 with 20, 0.756 with 40 (the same, within noise).
+# CoNLL files without `# id =` lines have no document boundaries: the document features of a
+# training sentence look at its block of this many consecutive sentences, about one article
+# (ANERcorp's average 32 tokens a sentence, 20 sentences ≈ 600 tokens, as long as the project's
+# sample articles), so that how often a word recurs means what it means at run time; the
+# benchmark tags held-out sentences in the same blocks. ANERcorp CV: 0.755 with 20, 0.756 with 40 (the same, within noise).
 DOCUMENT_SENTENCES = 20
 
 
 def token_labels(sentence: Sentence, tokens, origin) -> list[str]:
-    """BIO labels of the run-time tokens from the sentence's character spans."""
+    """BIO labels of the run-time tokens from the sentence's character spans: the tokens inside
+    a span, and the token whose part before the span is a proclitic (والرئيس for الرئيس: the
+    tagger tags the whole word, the engine leaves the proclitic out again, proclitic_length)."""
     labels = ["O"] * len(tokens)
     for entity in sentence.entities:
-        inside = [i for i, t in enumerate(tokens)
-                  if origin[t.start] >= entity["start"] and origin[t.end - 1] < entity["end"]]
+        inside = [i for i, t in enumerate(tokens) if _inside(t, origin, entity["start"], entity["end"])]
         for k, i in enumerate(inside):
             labels[i] = ("B-" if k == 0 else "I-") + entity["label"]
     return labels
+
+
+def _inside(token, origin, start: int, end: int) -> bool:
+    if origin[token.end - 1] >= end or origin[token.end - 1] < start:
+        return False
+    lead = sum(1 for i in range(token.start, token.end) if origin[i] < start)
+    return lead == 0 or lead in {prefix for prefix, _ in proclitic_readings(token.text)[1:]}
 
 
 def _prepared(sentence: Sentence, gazetteer: Gazetteer):
@@ -61,11 +72,35 @@ def document_numbers(count: int, size: int | None = None) -> list[int]:
     return [i // size for i in range(count)]
 
 
+def sentence_documents(sentences: list[Sentence]) -> list:
+    """The document of each sentence: its own (`document`, an article id) when it has one, else
+    its block of DOCUMENT_SENTENCES consecutive sentences (document_numbers)."""
+    return [("article", s.document) if s.document is not None else ("block", n)
+            for s, n in zip(sentences, document_numbers(len(sentences)))]
+
+
+def article_sentences(example: dict) -> list[Sentence]:
+    """A release example ({"id", "text", "entities"}) cut into the sentences the tagger decodes
+    one by one (after . ! ? ؟ and line breaks, never inside a span), each with its spans in its
+    own offsets and the example's id as its document. Offsets must already hold (checked by the
+    reader)."""
+    text, entities = example["text"], sorted(example["entities"], key=lambda e: e["start"])
+    cuts = [m.end() for m in SENTENCE_BREAK_RE.finditer(text)
+            if not any(e["start"] < m.end() < e["end"] for e in entities)]
+    sentences = []
+    for start, end in zip([0, *cuts], [*cuts, len(text)]):
+        if text[start:end].strip():
+            inside = [{**e, "start": e["start"] - start, "end": e["end"] - start}
+                      for e in entities if start <= e["start"] and e["end"] <= end]
+            sentences.append(Sentence(text[start:end], inside, f"{example['id']}@{start}", str(example["id"])))
+    return sentences
+
+
 def _training_sequences(sentences: list[Sentence], gazetteer: Gazetteer) -> list[tuple]:
     """(features without the name-likeness ones, labels, words) per sentence with tokens, the
-    document features over the documents document_numbers makes of the sentences."""
-    documents: dict[int, list[tuple]] = {}
-    for sentence, number in zip(sentences, document_numbers(len(sentences))):
+    document features over each sentence's document (sentence_documents)."""
+    documents: dict[object, list[tuple]] = {}
+    for sentence, number in zip(sentences, sentence_documents(sentences)):
         row = _prepared(sentence, gazetteer) if sentence.text else None
         if row and row[1]:
             documents.setdefault(number, []).append(row)
@@ -137,19 +172,30 @@ def cross_fitted(data: list[tuple], words: list[tuple[str, ...]], parts: int = N
             continue
         scorer = fit_name_scorer((w, name_class(tag)) for j, ((_, y), ws) in enumerate(zip(data, words))
                                  if j not in held for w, tag in zip(ws, y))
+        likeness: dict[str, tuple[str, ...]] = {}  # per word: a word recurs many times
         for j in held:
             (x, y), ws = data[j], words[j]
-            out.append(([(*features, *scorer.features(w)) for features, w in zip(x, ws)],
+            out.append(([(*features, *_cached(likeness, scorer, w)) for features, w in zip(x, ws)],
                         y))
     return out
 
 
+def _cached(cache: dict, scorer: NameScorer, word: str) -> tuple[str, ...]:
+    found = cache.get(word)
+    if found is None:
+        found = cache[word] = scorer.features(word)
+    return found
+
+
 def train_crf(sentences: list[Sentence], model_path: Path, report: Callable[[int, float], None] | None = None,
-              max_iterations: int = PARAMS["max_iterations"]) -> dict:
-    """Trains and writes the model file; returns what the model card needs."""
+              max_iterations: int = PARAMS["max_iterations"], clusters=None) -> dict:
+    """Trains and writes the model file; returns what the model card needs. With `clusters`
+    (word_clusters.WordClusters, not empty) the model also has word-cluster features and their
+    file is written next to it (model.clusters.tsv, recorded in what is returned)."""
     gazetteer = default_gazetteer()
     rows = _training_sequences(sentences, gazetteer)
     data = cross_fitted([(x, y) for x, y, _ in rows], [words for _, _, words in rows])
+    data = [(with_cluster_features(x, words, clusters), y) for (x, y), (_, _, words) in zip(data, rows)]
     scorer = fit_name_scorer((w, name_class(tag)) for _, y, words in rows for w, tag in zip(words, y))
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +213,8 @@ def train_crf(sentences: list[Sentence], model_path: Path, report: Callable[[int
             "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(), "bytes": model_path.stat().st_size,
             "params": {**PARAMS, "max_iterations": max_iterations}, "document_sentences": DOCUMENT_SENTENCES,
             "name_scorer": {"file": scorer_path.name, "ngrams": len(scorer.weights), "classes": scorer.classes,
-                            "sha256": hashlib.sha256(scorer_path.read_bytes()).hexdigest()}}
+                            "sha256": hashlib.sha256(scorer_path.read_bytes()).hexdigest()},
+            **word_clusters.write_for_model(clusters, model_path)}
 
 
 def read_calibration_file(path: Path) -> dict:

@@ -50,6 +50,7 @@ FORMAT_VERSION = 2
 SENTIMENT_LABELS = ("POSITIVE", "NEGATIVE", "NEUTRAL")
 MIN_SENTIMENT = 30    # fewer rows with a sentiment label than this: no sentiment views
 INNER_FOLDS = 5
+ENCODER_C = 1.0  # regularisation of the optional encoder view's logistic regression
 # (inner folds that give the meta model out-of-fold view scores, folds its biases are tuned on):
 # the CV score moves by about ±0.007 with them, so benchmarks report several (stance_cv.py --seeds)
 DEFAULT_SEEDS = (7, 3)
@@ -92,8 +93,9 @@ def _csv_example(path: Path, number: int, row: dict) -> Example:
     return Example(row["text"], row["target"].strip(), label, sentiment)
 
 
-def read_release_examples(path: Path) -> list[Example]:
-    """One example per (article, target) of a release's examples.jsonl."""
+def read_release_examples(path: Path, split: str | None = None) -> list[Example]:
+    """One example per (article, target) of a release's examples.jsonl; with a split, of that
+    split's articles only."""
     examples = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -104,6 +106,8 @@ def read_release_examples(path: Path) -> list[Example]:
             raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}")
         if not isinstance(record.get("text"), str) or not isinstance(record.get("stance"), dict):
             raise InputError(f"{path}:{number}: needs 'text' (string) and 'stance' (object)")
+        if split is not None and record.get("split") != split:
+            continue
         for target, label in record["stance"].items():
             if label not in STANCE_LABELS:
                 raise InputError(f"{path}:{number}: stance[{target!r}] is {label!r}")
@@ -174,9 +178,17 @@ def _scores(model, X, labels: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _fit_views(X, examples: list[Example], groups: list[str], with_sentiment: bool) -> dict:
+def _fit_dense(E, y):
+    """A logistic regression over sentence-encoder vectors, or None with fewer than two labels."""
+    if len(set(y)) < 2:
+        return None
+    return LogisticRegression(C=ENCODER_C, class_weight="balanced", max_iter=2000).fit(E, y)
+
+
+def _fit_views(X, examples: list[Example], groups: list[str], with_sentiment: bool, E=None) -> dict:
     """The level-1 models fitted on these rows: a stance model per group and, with_sentiment,
-    the two sentiment models (fitted on the rows that have a sentiment label)."""
+    the two sentiment models (fitted on the rows that have a sentiment label); with encoder
+    vectors E (one row per example), an encoder stance model per group too."""
     views = {"stance": {}}
     labels = np.array([e.label for e in examples])
     targets = np.array([e.target for e in examples])
@@ -187,12 +199,19 @@ def _fit_views(X, examples: list[Example], groups: list[str], with_sentiment: bo
     if with_sentiment:
         sentiment = np.array([e.sentiment for e in examples], dtype=object)[rated]
         views["sentiment"] = [_fit_svc(X[rated], sentiment), _fit_nb(X[rated], sentiment)]
+    if E is not None:
+        views["encoder"] = {}
+        for group in groups:
+            rows = np.ones(len(examples), bool) if group == "*" else targets == group
+            views["encoder"][group] = _fit_dense(E[rows], labels[rows]) if rows.any() else None
     return views
 
 
-def _view_scores(views: dict, X, group: str) -> np.ndarray:
+def _view_scores(views: dict, X, group: str, E=None) -> np.ndarray:
     columns = [_scores(views["stance"].get(group), X, LABELS)]
     columns += [_scores(model, X, SENTIMENT_LABELS) for model in views.get("sentiment", [])]
+    if "encoder" in views:
+        columns.append(_scores(views["encoder"].get(group), E, LABELS))
     return np.hstack(columns)
 
 
@@ -258,14 +277,17 @@ def _inner_folds(examples: list[Example], seed: int):
 
 
 class StanceClassifier:
-    def __init__(self, models: dict, labels_seen: dict, features=None, views: dict | None = None):
+    def __init__(self, models: dict, labels_seen: dict, features=None, views: dict | None = None, encoder=None):
         self.models = models          # target (or "*" for the shared model) → level-2 model and biases
         self.labels_seen = labels_seen
         self.features = features      # fitted TF-IDF union
         self.views = views            # fitted level-1 models
+        self.encoder = encoder        # optional sentence encoder (.embed(texts) -> rows) of the encoder view
 
     @classmethod
-    def train(cls, examples: list[Example], progress=None, seeds: tuple[int, int] = DEFAULT_SEEDS) -> StanceClassifier:
+    def train(cls, examples: list[Example], progress=None, seeds: tuple[int, int] = DEFAULT_SEEDS,
+              encoder=None) -> StanceClassifier:
+        """With an encoder (e.g. encoder.SentenceEncoder), its vectors feed one more view."""
         if not examples:
             raise InputError("no stance examples to train on")
         if len({e.label for e in examples}) < 2:
@@ -276,6 +298,7 @@ class StanceClassifier:
         with_sentiment = sum(e.sentiment is not None for e in examples) >= MIN_SENTIMENT
         features = _features()
         X = features.fit_transform([normalise(e.text).text for e in examples]).tocsr()
+        E = encoder.embed([e.text for e in examples]) if encoder is not None else None
         targets = np.array([e.target for e in examples])
         rows = {g: np.ones(len(examples), bool) if g == "*" else targets == g for g in groups}
         folds = list(_inner_folds(examples, seeds[0]) or [])
@@ -283,27 +306,29 @@ class StanceClassifier:
         views = None
         for fold in (progress([*folds, None]) if progress else [*folds, None]):
             if fold is None:  # the last step: the views kept in the model, fitted on everything
-                views = _fit_views(X, examples, groups, with_sentiment)
+                views = _fit_views(X, examples, groups, with_sentiment, E)
                 if folds:
                     continue
                 fold_views, test = views, np.arange(len(examples))
             else:
                 train, test = fold
-                fold_views = _fit_views(X[train], [examples[i] for i in train], groups, with_sentiment)
+                fold_views = _fit_views(X[train], [examples[i] for i in train], groups, with_sentiment,
+                                        None if E is None else E[train])
             for g in groups:  # with too few rows for inner folds, the meta model sees in-sample scores
                 held = test[rows[g][test]]
                 if len(held):
-                    found = _view_scores(fold_views, X[held], g)
+                    found = _view_scores(fold_views, X[held], g, None if E is None else E[held])
                     scores.setdefault(g, np.zeros((len(examples), found.shape[1])))[held] = found
         labels = np.array([e.label for e in examples])
         models = {g: _fit_meta(scores[g][rows[g]], labels[rows[g]], seeds[1]) for g in groups}
-        return cls(models, dict(by_target), features, views)
+        return cls(models, dict(by_target), features, views, encoder)
 
     def predict_proba(self, texts: list[str], target: str) -> list[dict[str, float]]:
         group = target if target in self.models else "*"
         meta = self.models[group]
         X = self.features.transform([normalise(t).text for t in texts])
-        log_proba = np.log(meta["model"].predict_proba(_view_scores(self.views, X, group)) + 1e-9) + meta["bias"]
+        E = self.encoder.embed(texts) if self.encoder is not None else None
+        log_proba = np.log(meta["model"].predict_proba(_view_scores(self.views, X, group, E)) + 1e-9) + meta["bias"]
         proba = np.exp(log_proba - log_proba.max(1, keepdims=True))
         proba /= proba.sum(1, keepdims=True)
         return [dict(zip(meta["model"].classes_, map(float, row))) for row in proba]
@@ -312,6 +337,8 @@ class StanceClassifier:
         return [max(p, key=p.get) for p in self.predict_proba(texts, target)]
 
     def save(self, path: Path, source: str) -> None:
+        if self.encoder is not None:
+            raise InputError("a stance model with the encoder view is for measurement only and is not saved")
         payload = {"format": FORMAT_VERSION, "models": self.models, "labels_seen": self.labels_seen,
                    "features": self.features, "views": self.views, "source": source}
         Path(path).write_bytes(pickle.dumps(payload))

@@ -11,7 +11,7 @@ import hmac
 from flask import Blueprint, current_app, request
 
 from ..errors import InputError, Unauthorized
-from ..preannotation.configured import configured_preannotator
+from ..preannotate import configured_preannotator, model_choice
 from ..preannotation.base import annotate_all
 from ..scheme import load_scheme
 from ..tasks import prediction_result
@@ -37,12 +37,15 @@ def require_ml_auth() -> None:
 
 
 def current_annotator():
-    """The app's pre-annotator, built once per app from its settings and the scheme's targets."""
+    """The app's pre-annotator for its settings, the scheme's targets and the model they choose now
+    (a promotion or rollback is picked up at the next request); built once per choice."""
     cache = current_app.extensions.setdefault("workbench_annotators", {})
     targets = tuple(load_scheme(settings().tasks_dir).target_names)
-    if targets not in cache:
-        cache[targets] = configured_preannotator(settings(), list(targets))
-    return cache[targets]
+    key = (targets, model_choice(settings()))
+    if key not in cache:
+        cache.clear()  # the previous model is not used again: let it go
+        cache[key] = configured_preannotator(settings(), list(targets))
+    return cache[key]
 
 
 def predict_tasks(tasks: list[dict]) -> list[dict]:
