@@ -107,9 +107,9 @@ def test_meta_model_is_fitted_on_out_of_fold_scores(two_targets, monkeypatch):
     fitted_on = []
     original = stance_model._fit_views
 
-    def spy(X, examples, groups, with_sentiment):
+    def spy(X, examples, groups, with_sentiment, E=None):
         fitted_on.append({(e.text, e.target) for e in examples})
-        return original(X, examples, groups, with_sentiment)
+        return original(X, examples, groups, with_sentiment, E)
 
     monkeypatch.setattr(stance_model, "_fit_views", spy)
     steps = []
