@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from . import model_card
 from .db import session_scope
+from .digests import file_digest
 from .errors import InputError, NotFound
 from .models import ModelBundle, ModelPromotion
 
@@ -35,9 +36,7 @@ STANCE_MODEL = "stance.pkl"
 ACTIONS = ("promote", "rollback")
 
 
-def file_entry(path: Path) -> dict:
-    data = Path(path).read_bytes()
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+file_entry = file_digest  # a file's entry in model.json: {"sha256", "bytes"}, as in a release manifest
 
 
 def content_version(files: dict, ledger: dict | None) -> str:

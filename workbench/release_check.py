@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .errors import InputError, IntegrityError
-from .release_files import file_digest
+from .digests import file_digest
 
 _MISSING = object()
 

@@ -13,23 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .conll import example_conll
+from .digests import file_digest
 
 PARQUET_BATCH = 2000
-CHUNK = 1 << 20
 
 
 def canonical_line(example: dict) -> str:
     """One example as its canonical JSONL line: fixed key order, UTF-8 without escaping."""
     return json.dumps(example, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def file_digest(path: Path) -> dict:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 def parquet_schema(targets: list[str]) -> pa.Schema:

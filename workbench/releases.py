@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from . import charts, datacard, dedup
 from .errors import ConfigError, InputError, OffsetError
 from .models import Release
-from .release_files import ReleaseWriter, file_digest
+from .digests import file_digest
+from .release_files import ReleaseWriter
 from .review import Decision
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")

@@ -167,7 +167,7 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
     if not title or len(title) > 50:
         raise ConfigError("WORKBENCH_PROJECT_TITLE must be 1 to 50 characters (Label Studio's limit)",
                           errors={"WORKBENCH_PROJECT_TITLE": "length"})
-    model_files = {name: _existing_file(home, v, name) for name in PREANNOTATION_FILES}
+    model_files = {name: _existing_path(home, v, name) for name in PREANNOTATION_FILES}
     return Settings(
         home=home, var_dir=var_dir, tasks_dir=path("tasks_dir"), exports_dir=path("exports_dir"),
         database_url=str(v["database_url"]), label_studio_url=str(url).rstrip("/") if url else None,
@@ -176,30 +176,19 @@ def _validated(home: Path, var_dir: Path, v: dict, sources: dict) -> Settings:
         max_request_bytes=max_request_bytes, max_json_depth=max_json_depth,
         bridge_url=str(bridge_url).rstrip("/") if bridge_url else None, webhook_secret=v["webhook_secret"],
         full_pull_hours=full_pull_hours, agreement_span_f1=span_f1, agreement_stance=stance, sources=sources,
-        model=_existing_dir(home, v, "model"), **model_files)
+        model=_existing_path(home, v, "model", "directory"), **model_files)
 
 
-def _existing_file(home: Path, values: dict, name: str) -> Path | None:
-    """An optional path to a model or list file: None when unset, else a file that exists."""
+def _existing_path(home: Path, values: dict, name: str, kind: str = "file") -> Path | None:
+    """An optional path to a file (a model or list) or a directory (a model bundle): None when
+    unset, else one that exists as that kind."""
     if values[name] in (None, ""):
         return None
     path = Path(values[name])
     path = path if path.is_absolute() else home / path
-    if not path.is_file():
-        raise ConfigError(f"{env_name(name)} points to {path}, which is not a file",
-                          errors={env_name(name): "file not found"})
-    return path
-
-
-def _existing_dir(home: Path, values: dict, name: str) -> Path | None:
-    """An optional path to a directory: None when unset, else a directory that exists."""
-    if values[name] in (None, ""):
-        return None
-    path = Path(values[name])
-    path = path if path.is_absolute() else home / path
-    if not path.is_dir():
-        raise ConfigError(f"{env_name(name)} points to {path}, which is not a directory",
-                          errors={env_name(name): "directory not found"})
+    if not (path.is_dir() if kind == "directory" else path.is_file()):
+        raise ConfigError(f"{env_name(name)} points to {path}, which is not a {kind}",
+                          errors={env_name(name): f"{kind} not found"})
     return path
 
 
