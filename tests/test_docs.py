@@ -37,3 +37,15 @@ def test_guidelines_name_every_label_of_the_scheme():
         assert f"| {entity['label']} |" in guidelines
     for label in scheme["stance"]["labels"]:
         assert f"| {label['label']} |" in guidelines
+
+
+def test_readme_settings_table_is_generated_from_the_settings_table():
+    """The README's table is exactly `workbench settings --markdown`: every setting, nothing else,
+    the same defaults and help."""
+    from workbench.settings import SETTINGS, markdown_table
+    start = README.index("| variable | default | meaning |")
+    table = README[start:README.index("\n\n", start) + 1]
+    result = CliRunner().invoke(main, ["settings", "--markdown"])
+    assert result.exit_code == 0
+    assert table == result.output == markdown_table()
+    assert [line.split("`")[1] for line in table.splitlines()[2:]] == [s.env for s in SETTINGS]

@@ -179,6 +179,25 @@ def status(as_json):
     click.echo(f"label studio: {ls['url'] or '-'} project {ls['project_id'] or '-'}")
 
 
+@main.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the README's settings table (defaults, not values).")
+def settings_command(as_json, markdown):
+    """Each setting's effective value and where it came from (tokens and secrets masked)."""
+    from .settings import describe, markdown_table
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    rows = describe(load_settings())
+    if as_json:
+        echo_json(rows)
+        return
+    width = max(len(row["variable"]) for row in rows)
+    for row in rows:
+        value = "-" if row["value"] is None else row["value"]
+        click.echo(f"{row['variable']:<{width}}  {value}  ({row['source']})")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5055, show_default=True, type=click.IntRange(1, 65535))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from .agreement import span_f1
 from .annotations import latest_snapshots
 from .models import Annotation, LabelStudioProject, LabelStudioTask
-from .settings import parse_review_policy
+from . import policy as policies
 
 ENTERPRISE_ACCEPTED = ("accepted", "fixed_and_accepted")
 
@@ -38,12 +38,12 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings) -> "Policy":
-        name, k = parse_review_policy(settings.review_policy)
+        name, k = policies.parse(settings.review_policy)
         return cls(name, k, settings.agreement_span_f1, settings.agreement_stance)
 
     @classmethod
     def named(cls, policy: str) -> "Policy":
-        return cls(*parse_review_policy(policy))
+        return cls(*policies.parse(policy))
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,9 @@ def _agreement(usable, policy: Policy, targets):
     return best, ""
 
 
-CHOOSERS = {"submitted": _submitted, "ground_truth": _ground_truth, "accept_choice": _accept_choice,
-            "review_status": _review_status, "agreement": _agreement}
+CHOOSERS = {policies.SUBMITTED: _submitted, policies.GROUND_TRUTH: _ground_truth,
+            policies.ACCEPT_CHOICE: _accept_choice, policies.REVIEW_STATUS: _review_status,
+            policies.AGREEMENT: _agreement}
 
 
 def current_tasks(session: Session, project: LabelStudioProject) -> list[LabelStudioTask]:

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import offsets
+from . import offsets, policy
 from .errors import InputError, LabelStudioError
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
 from .scheme import Scheme
@@ -31,7 +31,6 @@ SAMPLING = {"sequential": "Sequential sampling", "least-confident": "Uncertainty
 STANCE_PREFIX = "stance_"
 REVIEW_CONTROL = "review"
 REVIEW_CHOICES = ("ACCEPT", "REJECT")
-POLICIES_WITH_REVIEW_CHOICE = ("accept_choice",)
 WEBHOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
 WEBHOOK_SECRET_HEADER = "X-Workbench-Webhook-Secret"
 TEMPLATE_NAME = "labeling-config.xml.j2"
@@ -43,7 +42,7 @@ def labeling_config(scheme: Scheme, tasks_dir: Path, review_policy: str = "submi
     and a reviewer's ACCEPT/REJECT choice when the review policy needs one."""
     env = Environment(loader=FileSystemLoader(str(tasks_dir)), autoescape=select_autoescape(["j2"], default=True),
                       undefined=StrictUndefined, keep_trailing_newline=True)
-    needs_review = review_policy in POLICIES_WITH_REVIEW_CHOICE
+    needs_review = policy.needs_review_control(review_policy)
     return env.get_template(TEMPLATE_NAME).render(
         entities=scheme.raw["entities"], targets=scheme.targets, stance_labels=scheme.raw["stance"]["labels"],
         entities_name=offsets.ENTITIES_FROM, text_name=offsets.TEXT_TO, stance_prefix=STANCE_PREFIX,
