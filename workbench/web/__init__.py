@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..settings import Settings, load_settings
-from . import api, errors, ml, webhooks
+from . import api, errors, ml, openapi, webhooks
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     ml.init_app(app)
     webhooks.init_app(app)
+    openapi.init_app(app)
     return app
 
 

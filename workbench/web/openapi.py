@@ -1,0 +1,228 @@
+"""The bridge's API described: an OpenAPI 3 document built from marshmallow schemas (the article
+schema that validates POST /api/articles, and the response and error shapes below), served at
+GET /api/openapi.json without a token. Every route of the app is listed here; tests/test_openapi.py
+fails when a route is added without its description."""
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint
+from marshmallow import Schema, fields
+
+from ..articles import ArticleSchema
+from ..tasks import WEBHOOK_SECRET_HEADER
+from .context import settings
+
+openapi_bp = Blueprint("openapi", __name__)
+OPENAPI_VERSION = "3.0.3"
+
+
+def init_app(app) -> None:
+    app.register_blueprint(openapi_bp)
+
+
+@openapi_bp.get("/api/openapi.json")
+def openapi_document():
+    return build_spec(settings().max_article_bytes)
+
+
+class ErrorSchema(Schema):
+    """Every failure, whatever the route: the one error shape (workbench/errors.py)."""
+    code = fields.String(required=True, metadata={"description": "machine-readable error name, e.g. invalid_input"})
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status, repeated"})
+    message = fields.String(required=True, metadata={"description": "what went wrong and what to send instead"})
+    errors = fields.Raw(required=True, metadata={
+        "description": "the offending fields: an object of field -> problem, or a list of per-record errors"})
+
+
+class IngestErrorSchema(Schema):
+    where = fields.String(metadata={"description": "the record, e.g. api[1]"})
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class IngestReportSchema(Schema):
+    new = fields.List(fields.String(), metadata={"description": "ids of articles stored for the first time"})
+    revised = fields.List(fields.String(), metadata={"description": "ids given a new revision"})
+    unchanged = fields.List(fields.String(), metadata={"description": "ids whose text was already stored"})
+    errors = fields.List(fields.Nested(IngestErrorSchema), metadata={"description": "records not stored"})
+
+
+class ArticleBatchSchema(Schema):
+    articles = fields.List(fields.Raw(), required=True, metadata={"description": "article objects"})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReleasesSchema(Schema):
+    releases = fields.List(fields.Dict(), metadata={
+        "description": "each version's manifest; a broken one as {version, broken: true, problem}"})
+
+
+class MLHealthSchema(Schema):
+    status = fields.String()
+    model_class = fields.String()
+    model_version = fields.String()
+
+
+class ModelVersionSchema(Schema):
+    model_version = fields.String()
+
+
+class MLTaskSchema(Schema):
+    id = fields.Integer()
+    data = fields.Dict(required=True, metadata={"description": "holds the article text as data.text"})
+
+
+class PredictRequestSchema(Schema):
+    tasks = fields.List(fields.Nested(MLTaskSchema), required=True)
+
+
+class PredictionSchema(Schema):
+    result = fields.List(fields.Dict(), metadata={"description": "Label Studio span and choice results"})
+    score = fields.Float()
+    model_version = fields.String()
+
+
+class PredictResponseSchema(Schema):
+    results = fields.List(fields.Nested(PredictionSchema), metadata={"description": "one per task, in order"})
+    model_version = fields.String()
+
+
+class TrainingEventSchema(Schema):
+    action = fields.String(allow_none=True)
+
+
+class TrainingEventReplySchema(Schema):
+    status = fields.String()
+    ignored = fields.String(allow_none=True)
+
+
+class LabelStudioEventSchema(Schema):
+    """Label Studio's annotation event (webhooks.py reads task/annotation ids out of it)."""
+    action = fields.String(required=True, metadata={"description": "e.g. ANNOTATION_CREATED"})
+    task = fields.Raw(metadata={"description": "a task object {id} or a list of them"})
+    annotation = fields.Raw(metadata={"description": "an annotation {task} or a list of them"})
+    annotations = fields.List(fields.Dict(), metadata={"description": "deleted annotations' {id}"})
+
+
+class QueuedPullSchema(Schema):
+    action = fields.String()
+    queued_tasks = fields.List(fields.Integer())
+    queued_deleted_annotations = fields.List(fields.Integer())
+
+
+def _json(schema) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, **_json("Error")}
+
+
+def _ok(description: str, schema) -> dict:
+    return {"description": description, **_json(schema)}
+
+
+def _binary(description: str, mimetype: str) -> dict:
+    return {"description": description, "headers": {
+        "ETag": {"schema": {"type": "string"}}, "X-Workbench-Version": {"schema": {"type": "string"}}},
+        "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}}}
+
+
+AUTH_ERRORS = {"401": _error("missing or wrong credentials")}
+BODY_ERRORS = {"400": _error("the body is not JSON or not of the shape asked for"),
+               "413": _error("the body is over WORKBENCH_MAX_REQUEST_BYTES")}
+FEED_ERRORS = {**AUTH_ERRORS, "404": _error("no such release or file"),
+               "409": _error("the release does not verify against its manifest")}
+VERSION = {"name": "version", "in": "path", "required": True, "description": "a version like v0001, or latest",
+           "schema": {"type": "string"}}
+NOT_MODIFIED = {"304": {"description": "If-None-Match holds the body's ETag"}}
+BEARER, BASIC, WEBHOOK = [{"bearerToken": []}], [{"mlBasic": []}, {"bearerToken": []}], [{"webhookSecret": []}]
+
+
+def _operations(article_schema) -> dict:
+    """path -> method -> operation, for every route the app serves."""
+    return {
+        "/health": {"get": {"summary": "liveness", "security": [],
+                            "responses": {"200": _ok("up", "Health")}}},
+        "/api/openapi.json": {"get": {"summary": "this document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3 document",
+                                                            **_json({"type": "object"})}}}},
+        "/api/articles": {"post": {
+            "summary": "ingest one article, a list, or {articles: [...]}", "security": BEARER,
+            "requestBody": {"required": True, **_json({"oneOf": [
+                article_schema, {"type": "array", "items": article_schema}, "ArticleBatch"]})},
+            "responses": {"201": _ok("at least one article new or revised", "IngestReport"),
+                          "200": _ok("nothing new to store", "IngestReport"),
+                          **AUTH_ERRORS, **BODY_ERRORS, "422": _error("no article could be stored")}}},
+        "/api/status": {"get": {"summary": "counts and release state", "security": BEARER,
+                                "responses": {"200": _ok("the pipeline's state", {"type": "object"}),
+                                              **AUTH_ERRORS}}},
+        "/api/releases": {"get": {"summary": "every release version", "security": BEARER,
+                                  "responses": {"200": _ok("the versions", "Releases"), **AUTH_ERRORS}}},
+        "/api/releases/{version}": {"get": {
+            "summary": "a release's manifest", "security": BEARER, "parameters": [VERSION],
+            "responses": {"200": _ok("the manifest", {"type": "object"}), **FEED_ERRORS}}},
+        "/api/releases/{version}/examples": {"get": {
+            "summary": "a release's examples as JSON lines", "security": BEARER, "parameters": [
+                VERSION,
+                {"name": "split", "in": "query", "schema": {"type": "string"}, "description": "train, dev or test"},
+                {"name": "since", "in": "query", "schema": {"type": "string"},
+                 "description": "only examples changed after this version"}],
+            "responses": {"200": _binary("examples, one JSON object a line", "application/x-ndjson"),
+                          **NOT_MODIFIED, **FEED_ERRORS, "400": _error("bad split or since")}}},
+        "/api/releases/{version}/files/{name}": {"get": {
+            "summary": "one file of a release", "security": BEARER, "parameters": [
+                VERSION, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _binary("the file as listed in the manifest", "application/octet-stream"),
+                          **NOT_MODIFIED, **FEED_ERRORS}}},
+        "/webhooks/label-studio": {"post": {
+            "summary": "Label Studio annotation event: queues a pull of the tasks it names", "security": WEBHOOK,
+            "requestBody": {"required": True, **_json("LabelStudioEvent")},
+            "responses": {"202": _ok("the pull is queued", "QueuedPull"), **AUTH_ERRORS, **BODY_ERRORS,
+                          "503": _error("WORKBENCH_WEBHOOK_SECRET is not set")}}},
+        "/ml/health": {"get": {"summary": "ML backend health", "security": BASIC,
+                               "responses": {"200": _ok("the model in use", "MLHealth"), **AUTH_ERRORS}}},
+        "/ml/setup": {"post": {"summary": "ML backend setup (Label Studio sends its token: never logged)",
+                               "security": BASIC, "requestBody": {"required": True, **_json({"type": "object"})},
+                               "responses": {"200": _ok("the model version", "ModelVersion"), **AUTH_ERRORS,
+                                             **BODY_ERRORS}}},
+        "/ml/predict": {"post": {"summary": "one prediction per task, in order", "security": BASIC,
+                                 "requestBody": {"required": True, **_json("PredictRequest")},
+                                 "responses": {"200": _ok("the predictions", "PredictResponse"), **AUTH_ERRORS,
+                                               **BODY_ERRORS}}},
+        "/ml/webhook": {"post": {"summary": "training events (ignored: the bridge trains from releases)",
+                                 "security": BASIC, "requestBody": {"required": True, **_json("TrainingEvent")},
+                                 "responses": {"200": _ok("ignored", "TrainingEventReply"), **AUTH_ERRORS,
+                                               **BODY_ERRORS}}},
+    }
+
+
+SCHEMAS = {"Error": ErrorSchema, "IngestReport": IngestReportSchema, "ArticleBatch": ArticleBatchSchema,
+           "Health": HealthSchema, "Releases": ReleasesSchema, "MLHealth": MLHealthSchema,
+           "ModelVersion": ModelVersionSchema, "PredictRequest": PredictRequestSchema,
+           "PredictResponse": PredictResponseSchema, "TrainingEvent": TrainingEventSchema,
+           "TrainingEventReply": TrainingEventReplySchema, "LabelStudioEvent": LabelStudioEventSchema,
+           "QueuedPull": QueuedPullSchema}
+
+
+def build_spec(max_article_bytes: int) -> dict:
+    """The OpenAPI 3 document as a dict."""
+    spec = APISpec(title="Arabic News Annotation Workbench bridge", version="1", openapi_version=OPENAPI_VERSION,
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Every error is {code, status, message, errors} (the Error schema)."})
+    spec.components.security_scheme("bearerToken", {"type": "http", "scheme": "bearer",
+                                                    "description": "WORKBENCH_API_TOKEN"})
+    spec.components.security_scheme("mlBasic", {"type": "http", "scheme": "basic",
+                                                "description": "any user name, WORKBENCH_API_TOKEN as password"})
+    spec.components.security_scheme("webhookSecret", {"type": "apiKey", "in": "header", "name": WEBHOOK_SECRET_HEADER,
+                                                      "description": "WORKBENCH_WEBHOOK_SECRET"})
+    spec.components.schema("Article", schema=ArticleSchema(max_bytes=max_article_bytes))
+    for name, schema in SCHEMAS.items():
+        spec.components.schema(name, schema=schema)
+    for path, operations in _operations("Article").items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
