@@ -115,7 +115,8 @@ def test_model_json_names_the_release_its_hash_and_every_file(trained):
     assert info["release"]["version"] == release.name
     assert info["release"]["examples_sha256"] == hashlib.sha256((release / "examples.jsonl").read_bytes()).hexdigest()
     assert info["parent"] is None and info["model_version"] == bundle.name and bundle.name.startswith("bundle-")
-    assert set(info["files"]) == {"ner-crf.crfsuite", "ner-crf.json", "ner-crf.names.json", "lexicon.tsv"}
+    assert set(info["files"]) == {"ner-crf.crfsuite", "ner-crf.json", "ner-crf.names.json", "ner-crf.clusters.tsv",
+                                  "lexicon.tsv"}
     for name, entry in info["files"].items():
         data = (bundle / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
@@ -205,3 +206,41 @@ def test_name_occurrences_are_whole_words_with_proclitics():
     assert word_occurrences(texts, ["الحكومة"], "وفبلك", article_after_lam=True)["الحكومة"] == 5
     assert word_occurrences(texts, ["الحكومة"], "وفبلك")["الحكومة"] == 3
     assert word_occurrences(texts, ["«الحكومة»", "رأيا"], "وفبك") == {"«الحكومة»": 1, "رأيا": 1}
+
+
+# --- word clusters from the team's unlabelled text ------------------------------------------------
+
+def test_word_clusters_come_from_train_dev_and_the_databases_articles_never_the_test_split(tmp_path):
+    from workbench import articles
+    from workbench.db import session_scope
+    from workbench.retrain import corpus_texts, read_release
+    settings = make_settings(tmp_path)
+    release_dir = write_release(settings.exports_dir, 12)
+    release = read_release(release_dir / "examples.jsonl")
+    with session_scope(settings) as session:
+        articles.ingest_records(session, [{"id": "x1", "text": "نص أول عن الحكومة"}], 100_000)
+        articles.ingest_records(session, [{"id": "x1", "text": "نص ثان عن الحكومة بعد التصحيح"}], 100_000)
+        articles.ingest_records(session, [{"id": "x0", "text": "مقال آخر"}], 100_000)
+    texts = list(corpus_texts(settings, release))
+    expected = [e["text"] for e in release.examples if e["split"] != "test"]
+    assert texts[:len(expected)] == expected and any(e["split"] == "test" for e in release.examples)
+    assert all(e["text"] not in texts for e in release.examples if e["split"] == "test")
+    assert texts[len(expected):] == ["مقال آخر", "نص ثان عن الحكومة بعد التصحيح"]  # current text, by id
+
+
+def test_the_bundle_records_and_uses_its_word_clusters(trained):
+    from workbench.preannotation.word_clusters import WordClusters, for_model
+    _, bundle, info = trained
+    recorded = info["training"]["ner"]["word_clusters"]
+    assert recorded["file"] == "ner-crf.clusters.tsv" and recorded["words"] > 0
+    clusters = for_model(bundle / "ner-crf.crfsuite")
+    assert isinstance(clusters, WordClusters) and len(clusters) == recorded["words"]
+    assert CrfTagger(bundle / "ner-crf.crfsuite").scores.clusters is not None
+
+
+def test_retrain_without_word_clusters_trains_a_tagger_without_them(tmp_path):
+    settings = make_settings(tmp_path)
+    write_release(settings.exports_dir, 30)
+    result = retrain(settings, "latest", iterations=5, word_clusters=False)
+    assert "ner-crf.clusters.tsv" not in result.model_json["files"]
+    assert result.model_json["training"]["ner"]["word_clusters"] is None

@@ -421,9 +421,12 @@ def train_lexicon(examples, out, min_count):
               help="Promote the new bundle when it beats the current model on the release's test split.")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="CRF training iterations (L-BFGS); 100 keeps a 5,000-article release under about 10 minutes.")
-def retrain(release_spec, out, promote_if_better, iterations):
+@click.option("--no-word-clusters", "no_clusters", is_flag=True,
+              help="Do not learn word clusters from the release's train/dev texts and the database's articles.")
+def retrain(release_spec, out, promote_if_better, iterations, no_clusters):
     """Train a model bundle from a release's train split: the CRF tagger (every entity label the
-    release uses), the learned lexicon, the stance classifier when every target has enough labels
+    release uses, with word clusters learnt from the release's train/dev texts and every article in
+    the database), the learned lexicon, the stance classifier when every target has enough labels
     (else the lexicon baseline, and it says so) and the ledger (measured on the dev split).
 
     Scores the new bundle and the current model (the promoted bundle, else the shipped default)
@@ -432,7 +435,7 @@ def retrain(release_spec, out, promote_if_better, iterations):
     from . import evaluation
     from .retrain import retrain as run
     result = run(load_settings(), release_spec, out, promote_if_better, iterations,
-                 lambda message: click.echo(message, err=True))
+                 lambda message: click.echo(message, err=True), word_clusters=not no_clusters)
     info = result.model_json
     click.echo(f"{info['model_version']}: trained from {info['release']['version'] or info['release']['path']} "
                f"(train split: {info['training']['ner']['articles']} article(s), spans "

@@ -131,7 +131,39 @@ def _check_span(name: str, record: dict, span) -> None:
 
 # --- training the parts -------------------------------------------------------------------------
 
-def train_tagger(train: list[dict], folder: Path, iterations: int, release: str, report: Report) -> dict:
+def corpus_texts(settings: Settings, release: "ReleaseData"):
+    """The unlabelled text word clusters are learnt from, in a fixed order: the release's train
+    and dev texts, then the current text of every article in the bridge's database (by id),
+    streamed. The test split's texts are left out, so its score stays a held-out figure."""
+    for example in release.examples:
+        if example["split"] != "test":
+            yield example["text"]
+    from sqlalchemy import func, select
+
+    from .models import ArticleRevision
+    newest = (select(ArticleRevision.article_id, func.max(ArticleRevision.number).label("number"))
+              .group_by(ArticleRevision.article_id).subquery())
+    query = (select(ArticleRevision.text)
+             .join(newest, (ArticleRevision.article_id == newest.c.article_id)
+                   & (ArticleRevision.number == newest.c.number))
+             .order_by(ArticleRevision.article_id).execution_options(yield_per=500))
+    with session_scope(settings) as session:
+        yield from session.scalars(query)
+
+
+def learn_word_clusters(texts, report: Report):
+    """Word clusters (word_clusters.learn_clusters) of the texts, or None when they are too few to
+    give any (a bundle trained without clusters)."""
+    from .preannotation import word_clusters
+    report("learning word clusters from the release's train/dev texts and the database's articles")
+    clusters = word_clusters.learn_clusters(texts)
+    info = clusters.info
+    report(f"  {len(clusters)} word(s) clustered from {info['texts']} text(s), {info['tokens']} token(s)")
+    return clusters if len(clusters) else None
+
+
+def train_tagger(train: list[dict], folder: Path, iterations: int, release: str, report: Report,
+                 clusters=None) -> dict:
     from .preannotation.ner_training import article_sentences, train_crf, write_model_info
     sentences = [s for example in train for s in article_sentences(example)]
     labels = Counter(e["label"] for example in train for e in example["entities"])
@@ -145,14 +177,15 @@ def train_tagger(train: list[dict], folder: Path, iterations: int, release: str,
         if n % 25 == 0 or n == iterations:
             report(f"  iteration {n}/{iterations} loss {loss:.1f}")
     try:
-        info = train_crf(sentences, folder / bundles.NER_MODEL, each, iterations)
+        info = train_crf(sentences, folder / bundles.NER_MODEL, each, iterations, clusters=clusters)
     except ValueError as exc:  # the name scorer or crfsuite on too little data
         raise InputError(f"the release's train split is too small to train the tagger: {exc}",
                          errors={"train_examples": len(train)})
     info["data"] = [f"{release} (train split)"]
     write_model_info(folder / bundles.NER_MODEL, info)
     return {"articles": len(train), "sentences": info["sentences"], "tokens": info["tokens"],
-            "spans_per_label": dict(sorted(labels.items())), "iterations": iterations}
+            "spans_per_label": dict(sorted(labels.items())), "iterations": iterations,
+            "word_clusters": info.get("word_clusters")}
 
 
 def stance_plan(train: list[dict]) -> tuple[bool, str, dict]:
@@ -272,7 +305,7 @@ class RetrainResult:
 
 def retrain(settings: Settings, release_spec: str | None = None, out: Path | None = None,
             promote_if_better: bool = False, iterations: int = 100, report: Report = lambda message: None,
-            by: str = "workbench retrain") -> RetrainResult:
+            by: str = "workbench retrain", word_clusters: bool = True) -> RetrainResult:
     report = timed(report)
     release = read_release(release_path(settings, release_spec))
     train = release.split("train")
@@ -285,7 +318,8 @@ def retrain(settings: Settings, release_spec: str | None = None, out: Path | Non
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-bundle-", dir=base))
     try:
-        info = _train_parts(parent, release, tmp, iterations, report)
+        clusters = learn_word_clusters(corpus_texts(settings, release), report) if word_clusters else None
+        info = _train_parts(parent, release, tmp, iterations, report, clusters)
         path = bundles.finish_bundle(tmp, info, out, models_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -301,9 +335,9 @@ def timed(report: Report) -> Report:
     return lambda message: report(f"[{time.monotonic() - start:5.0f} s] {message}")
 
 
-def _train_parts(parent, release: ReleaseData, tmp: Path, iterations: int, report: Report) -> dict:
+def _train_parts(parent, release: ReleaseData, tmp: Path, iterations: int, report: Report, clusters=None) -> dict:
     targets = release.targets
-    training = {"ner": train_tagger(release.split("train"), tmp, iterations, release.name, report)}
+    training = {"ner": train_tagger(release.split("train"), tmp, iterations, release.name, report, clusters)}
     training["lexicon_names"] = train_lexicon(release, tmp, report)
     training["stance"] = train_stance(release, tmp, report)
     dev, test = release.split("dev"), release.split("test")
