@@ -6,7 +6,8 @@ every offset downstream points into it. Text mode means universal newlines: "\r\
 "\r" are read as "\n", like every .txt reader does; a UTF-8 byte order mark is kept as U+FEFF.
 JSONL text fields are stored exactly as their JSON says. Bad input is reported per file and
 line; the valid rest of the batch is still stored, committed every COMMIT_EVERY articles so a
-long ingest does not hold the database's write lock for its whole run."""
+long ingest does not hold the database's write lock for its whole run. Valid records are stored in
+chunks (one existence query and one bulk insert per chunk), in input order."""
 from __future__ import annotations
 
 import hashlib
@@ -17,16 +18,18 @@ from pathlib import Path
 from typing import Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import jsonsafe
 from .errors import InputError
-from .models import Article, ArticleRevision
+from .models import Article, ArticleRevision, utcnow
 
 ID_PATTERN = r"^[\w.:\-]{1,128}$"
 TITLE_MAX_CHARS = 120
 SUPPORTED_SUFFIXES = (".txt", ".jsonl")
 COMMIT_EVERY = 500  # stored articles per transaction in a long ingest
+CHUNK_SIZE = 500  # valid records stored together: one existence query and one bulk insert per table
 # A JSONL line may escape every character of a maximal text as \uXXXX (6 bytes), plus the other fields.
 JSONL_LINE_FACTOR, JSONL_LINE_EXTRA = 6, 100_000
 
@@ -102,60 +105,125 @@ def store_article(session: Session, record: dict, origin: str) -> str:
 
 
 @dataclass
+class _Pending:
+    """A validated record waiting in a chunk: its id and text hash are computed once, here."""
+    record: dict
+    where: str
+    article_id: str
+    sha: str
+
+
+@dataclass
 class _Batch:
     """One ingest run: where records go, what checks them, the report, and the chunked commit
-    (`commit` is called after every COMMIT_EVERY stored articles; None leaves it to the caller)."""
+    (`commit` is called once COMMIT_EVERY articles are stored since the last one; None leaves it to
+    the caller). Valid records wait in a chunk of `chunk_size`; each chunk is stored with one query
+    for the current revisions of its ids and one bulk insert per table (`store_article` semantics:
+    a new id is a new article with revision 1, a changed text a new revision, the same text unchanged)."""
     session: Session
     schema: ArticleSchema
     report: IngestReport
     commit: Callable[[], None] | None = None
     max_json_depth: int = jsonsafe.DEFAULT_MAX_DEPTH
+    chunk_size: int = CHUNK_SIZE
     pending: int = 0
+    chunk: list = field(default_factory=list)
 
     def store(self, raw, where: str) -> None:
-        if _validate_and_store(self.session, self.schema, raw, where, self.report) in ("new", "revised"):
-            self.pending += 1
-            if self.commit is not None and self.pending >= COMMIT_EVERY:
-                self.commit()
-                self.pending = 0
+        record = _validate(self.schema, raw, where, self.report)
+        if record is None:
+            return
+        sha = hashlib.sha256(record["text"].encode("utf-8")).hexdigest()
+        self.chunk.append(_Pending(record, where, record.get("id") or sha[:16], sha))
+        if len(self.chunk) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the waiting chunk; commit when COMMIT_EVERY articles are stored since the last commit."""
+        if not self.chunk:
+            return
+        chunk, self.chunk = self.chunk, []
+        self.pending += _store_chunk(self.session, chunk, self.report)
+        if self.commit is not None and self.pending >= COMMIT_EVERY:
+            self.commit()
+            self.pending = 0
+
+
+def _store_chunk(session: Session, chunk: list[_Pending], report: IngestReport) -> int:
+    """Store a chunk of validated records in input order; returns how many were new or revised."""
+    session.flush()  # the caller's own pending changes first, so the query below sees them
+    ids = list(dict.fromkeys(item.article_id for item in chunk))
+    current: dict[str, tuple[int, str]] = {}  # article id -> (number, text hash) of its latest revision
+    for article_id, number, sha in session.execute(
+            select(ArticleRevision.article_id, ArticleRevision.number, ArticleRevision.text_sha256)
+            .where(ArticleRevision.article_id.in_(ids))):
+        if article_id not in current or number > current[article_id][0]:
+            current[article_id] = (number, sha)
+    new_articles, new_revisions, stored = [], [], 0
+    for item in chunk:
+        latest = current.get(item.article_id)
+        if latest is not None and latest[1] == item.sha:
+            report.unchanged.append(item.article_id)
+            continue
+        record, now = item.record, utcnow()
+        if latest is None:
+            new_articles.append({"id": item.article_id, "external_id": record.get("id"), "title": record.get("title"),
+                                 "source": record.get("source"), "published": record.get("published"),
+                                 "url": record.get("url"), "created_at": now})
+            report.new.append(item.article_id)
+        else:
+            report.revised.append(item.article_id)
+        number = latest[0] + 1 if latest else 1
+        new_revisions.append({"article_id": item.article_id, "number": number, "text": record["text"],
+                              "text_sha256": item.sha, "origin": item.where, "created_at": now})
+        current[item.article_id] = (number, item.sha)
+        stored += 1
+    if new_articles:
+        session.execute(insert(Article), new_articles)
+    if new_revisions:
+        session.execute(insert(ArticleRevision), new_revisions)
+    if stored and session.identity_map:
+        session.expire_all()  # loaded articles would not see the revisions inserted around the ORM
+    return stored
 
 
 def ingest_records(session: Session, records: list, max_bytes: int, origin: str = "api",
-                   report: IngestReport | None = None, commit: Callable[[], None] | None = None) -> IngestReport:
+                   report: IngestReport | None = None, commit: Callable[[], None] | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> IngestReport:
     """Validate and store records (dicts); each bad one is reported with its index and field."""
-    batch = _Batch(session, ArticleSchema(max_bytes), report or IngestReport(), commit)
+    batch = _Batch(session, ArticleSchema(max_bytes), report or IngestReport(), commit, chunk_size=chunk_size)
     for index, raw in enumerate(records):
         batch.store(raw, f"{origin}[{index}]" if origin == "api" else origin)
+    batch.flush()
     return batch.report
 
 
-def _validate_and_store(session, schema, raw, where, report) -> str | None:
+def _validate(schema, raw, where, report) -> dict | None:
+    """The loaded record, or None with its errors reported."""
     if not isinstance(raw, dict):
         report.add_error(where, f"expected a JSON object, got {jsonsafe.type_name(raw)}")
         return None
     try:
-        record = schema.load(raw)
+        return schema.load(raw)
     except ValidationError as exc:
         for name, messages in sorted(exc.normalized_messages().items()):
             msgs = messages if isinstance(messages, list) else [str(messages)]
             report.add_error(where, f"{name}: {'; '.join(map(str, msgs))}", name)
         return None
-    outcome = store_article(session, record, where)
-    getattr(report, outcome).append(article_id_for(record))
-    return outcome
 
 
 def ingest_paths(session: Session, paths: list[Path], max_bytes: int, progress=None,
                  max_json_depth: int = jsonsafe.DEFAULT_MAX_DEPTH,
-                 commit: Callable[[], None] | None = None) -> IngestReport:
+                 commit: Callable[[], None] | None = None, chunk_size: int = CHUNK_SIZE) -> IngestReport:
     """Ingest .txt and .jsonl files and folders of them (recursively, in name order)."""
-    batch = _Batch(session, ArticleSchema(max_bytes), IngestReport(), commit, max_json_depth)
+    batch = _Batch(session, ArticleSchema(max_bytes), IngestReport(), commit, max_json_depth, chunk_size)
     files = list(_expand(paths, batch.report))
     for path in (progress(files) if progress else files):
         if path.suffix == ".jsonl":
             _ingest_jsonl(batch, path, max_bytes)
         else:
             _ingest_txt(batch, path, max_bytes)
+    batch.flush()
     return batch.report
 
 
