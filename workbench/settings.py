@@ -78,32 +78,27 @@ def _positive_integer(name, value, home):
                           errors={env_name(name): "not a positive integer"})
 
 
-def _integer(low: int, high: int | None = None):
+def _bounded(cast, kind: str, low, high, error_is_kind: bool):
+    """A converter to `cast` within [low, high] (no upper bound when high is None)."""
     def convert(name, value, home):
         try:
-            number = int(value)
+            number = cast(value)
             if number < low or (high is not None and number > high):
                 raise ValueError
             return number
         except (TypeError, ValueError):
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise ConfigError(f"{env_name(name)} must be an integer {bounds}, got {value!r}",
-                              errors={env_name(name): f"an integer {bounds}"})
+            raise ConfigError(f"{env_name(name)} must be {kind} {bounds}, got {value!r}",
+                              errors={env_name(name): f"{kind} {bounds}" if error_is_kind else bounds})
     return convert
+
+
+def _integer(low: int, high: int | None = None):
+    return _bounded(int, "an integer", low, high, error_is_kind=True)
 
 
 def _number(low: float, high: float | None = None):
-    def convert(name, value, home):
-        try:
-            number = float(value)
-            if number < low or (high is not None and number > high):
-                raise ValueError
-            return number
-        except (TypeError, ValueError):
-            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise ConfigError(f"{env_name(name)} must be a number {bounds}, got {value!r}",
-                              errors={env_name(name): bounds})
-    return convert
+    return _bounded(float, "a number", low, high, error_is_kind=False)
 
 
 def _directory(name, value, home):
