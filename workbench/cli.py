@@ -201,20 +201,59 @@ def settings_command(as_json, markdown):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5055, show_default=True, type=click.IntRange(1, 65535))
-def serve(host, port):
-    """Run the bridge's HTTP API (needs WORKBENCH_API_TOKEN)."""
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 64),
+              help="gunicorn worker processes; 0 runs werkzeug's single-process server (debugging).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker process.")
+def serve(host, port, workers, threads):
+    """Run the bridge's HTTP API (needs WORKBENCH_API_TOKEN) under gunicorn.
+
+    Every worker process also runs queued jobs (webhook pulls) from the database's jobs table, so a
+    queued pull is run once, by whichever process is free, and survives a restart."""
     from .web.serve import serve as serve_bridge
-    serve_bridge(load_settings(), host, port)
+    serve_bridge(load_settings(), host, port, workers=workers, threads=threads)
+
+
+@main.group(cls=WorkbenchGroup)
+def jobs():
+    """The background jobs queued in the database (today: pulls queued by Label Studio's webhooks)."""
+
+
+@jobs.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
+def jobs_list(limit, as_json):
+    """The newest jobs: id, kind, status, attempts, worker, error."""
+    from . import jobs as job_table
+    rows = job_table.list_jobs(load_settings().database_url, limit=limit)
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>6}  {row['kind']:<6} {row['status']:<8} attempts {row['attempts']}  "
+                   f"{row['worker'] or '-'}  {row['error'] or ''}".rstrip())
+
+
+@jobs.command("run")
+def jobs_run():
+    """Run the queued jobs in this process until none is left (the bridge's workers do this on their own)."""
+    from . import jobs as job_table
+    click.echo(f"ran {job_table.run_pending(load_settings())} job(s)")
 
 
 @main.command()
-def up():
+@click.option("--postgres", "postgres_url", metavar="URL",
+              help="run Label Studio and the bridge on PostgreSQL (postgresql://user:password@host:port/db): the "
+                   "bridge in db, Label Studio in db_labelstudio, created if missing; recorded in var/stack.json")
+def up(postgres_url):
     """Start the local stack and load the sample articles: Label Studio (loopback, SQLite, data in
-    var/label-studio), the bridge, then ingest tasks/corpus, pre-annotate and push.
+    var/label-studio; or PostgreSQL with --postgres), the bridge (gunicorn, 2 workers), then ingest
+    tasks/corpus, pre-annotate and push.
 
-    Running it again reuses what runs and duplicates nothing. Prints the URLs and the login."""
+    Running it again reuses what runs and duplicates nothing; a stack keeps the database it was
+    first started on. Prints the URLs and the login."""
     settings = load_settings()
-    info = stack.up(settings, click.echo)
+    info = stack.up(settings, click.echo, postgres_url)
     click.echo("")
     click.echo(f"Label Studio: {info['project_url']}")
     click.echo(f"  login: {info['username']}  password: {info['password']}")

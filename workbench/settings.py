@@ -151,8 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true`)", default_doc=FROM_STACK, secret=True,
             stack=("label_studio", "token")),
     Setting("database_url", str, lambda home, var: f"sqlite:///{var / 'workbench.db'}",
-            "SQLAlchemy URL of the bridge's own state; PostgreSQL works: `postgresql+psycopg://user:pass@host/db`",
-            _database_url, "`sqlite:///var/workbench.db`"),
+            "SQLAlchemy URL of the bridge's own state; PostgreSQL works: `postgresql+psycopg://user:pass@host/db` "
+            "(`workbench up --postgres URL` records it in `var/stack.json`)",
+            _database_url, "`sqlite:///var/workbench.db`", stack=("database", "bridge")),
     Setting("exports_dir", Path, lambda home, var: home / "exports", "where release versions are written",
             _directory, "`exports/`"),
     Setting("api_token", str | None, None, "bearer token protecting `/api`", default_doc=FROM_STACK, secret=True,
@@ -292,6 +293,8 @@ def describe(settings: Settings) -> list[dict]:
             value = MASK
         elif isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, str):
+            value = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", rf"\1{MASK}@", value)  # a password inside a URL
         rows.append({"name": s.name, "variable": s.env, "value": value,
                      "source": settings.sources.get(s.name, "default"), "secret": s.secret})
     return rows

@@ -1,7 +1,9 @@
 """The local stack behind `workbench up` / `workbench down`: a Label Studio server (SQLite, data
-in var/label-studio, loopback only, no version check or error reporting) and the bridge, each
-started in its own process group with its PID kept in var/pids/, so `down` stops exactly
-what `up` started. Credentials are generated on the first run and kept in var/stack.json."""
+in var/label-studio, loopback only, no version check or error reporting) and the bridge (gunicorn
+workers, see web/serve.py), each started in its own process group with its PID kept in var/pids/,
+so `down` stops exactly what `up` started. Credentials are generated on the first run and kept in
+var/stack.json. `up --postgres URL` runs both on PostgreSQL instead: the bridge in URL's database,
+Label Studio in a second one beside it (`<database>_labelstudio`); the stack remembers the choice."""
 from __future__ import annotations
 
 import json
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from .errors import WorkbenchError
+from .errors import ConfigError, WorkbenchError
 
 LABEL_STUDIO_ENV = {
     "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
@@ -73,6 +75,71 @@ def load_or_create_stack(var_dir: Path) -> dict:
     return stack
 
 
+def postgres_databases(url: str) -> dict:
+    """{"bridge": SQLAlchemy URL, "label_studio": Django's POSTGRE_* settings} for `up --postgres URL`."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    problem = "a PostgreSQL URL with a database, e.g. postgresql://user:password@host:5432/workbench"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() != "postgresql" or not parsed.database or not parsed.host:
+        raise ConfigError(f"--postgres must be {problem}, got {url!r}", errors={"--postgres": problem})
+    parsed = parsed.set(drivername="postgresql+psycopg")  # the driver requirements.txt installs
+    return {"bridge": parsed.render_as_string(hide_password=False),
+            "label_studio": {"DJANGO_DB": "postgresql", "POSTGRE_NAME": f"{parsed.database}_labelstudio",
+                             "POSTGRE_USER": parsed.username or "", "POSTGRE_PASSWORD": parsed.password or "",
+                             "POSTGRE_HOST": parsed.host, "POSTGRE_PORT": str(parsed.port or 5432)}}
+
+
+def create_missing_databases(databases: dict) -> list[str]:
+    """Create the bridge's and Label Studio's databases where they do not exist yet; the names created."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    url = make_url(databases["bridge"])
+    wanted = [url.database, databases["label_studio"]["POSTGRE_NAME"]]
+    admin = sqlalchemy.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    created = []
+    try:
+        with admin.connect() as conn:
+            for name in wanted:
+                if conn.scalar(sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+                    quoted = '"' + name.replace('"', '""') + '"'
+                    conn.execute(sqlalchemy.text(f"CREATE DATABASE {quoted} ENCODING 'UTF8' TEMPLATE template0"))
+                    created.append(name)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise StackError(f"cannot prepare the PostgreSQL databases {', '.join(wanted)} on {url.host}: {reason}")
+    finally:
+        admin.dispose()
+    return created
+
+
+def choose_database(conf: dict, var_dir: Path, postgres_url: str | None) -> dict | None:
+    """The stack's PostgreSQL databases (None: SQLite), recording a first choice in var/stack.json.
+    A stack keeps the database it was created on: switching is refused, nothing is migrated."""
+    recorded = conf.get("database")
+    if postgres_url is None:
+        return recorded
+    databases = postgres_databases(postgres_url)
+    if recorded and recorded != databases:
+        raise ConfigError(f"this stack already runs on PostgreSQL at {recorded['bridge'].split('@')[-1]}; "
+                          f"run `workbench up` without --postgres, or use another WORKBENCH_VAR_DIR",
+                          errors={"--postgres": "the stack's database is another one"})
+    sqlite_files = [var_dir / "workbench.db", Path(conf["label_studio"]["data_dir"]) / "label_studio.sqlite3"]
+    if not recorded and any(p.exists() for p in sqlite_files):
+        raise ConfigError(f"this stack already runs on SQLite ({', '.join(str(p) for p in sqlite_files if p.exists())}); "
+                          f"`workbench down` and use another WORKBENCH_VAR_DIR for a PostgreSQL stack "
+                          f"(nothing is moved between databases)", errors={"--postgres": "the stack runs on SQLite"})
+    if not recorded:
+        conf["database"] = databases
+        (var_dir / "stack.json").write_text(json.dumps(conf, indent=2) + "\n", encoding="utf-8")
+    return databases
+
+
 def label_studio_command(ls: dict) -> list[str]:
     binary = Path(sys.executable).with_name("label-studio")
     return [str(binary), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(ls["port"]),
@@ -87,9 +154,9 @@ def start_process(command: list[str], log_path: Path, env: dict) -> subprocess.P
                                 env={**os.environ, **env}, start_new_session=True)
 
 
-def start_label_studio(ls: dict, log_path: Path) -> subprocess.Popen:
+def start_label_studio(ls: dict, log_path: Path, database: dict | None = None) -> subprocess.Popen:
     Path(ls["data_dir"]).mkdir(parents=True, exist_ok=True)
-    env = {**LABEL_STUDIO_ENV, "LABEL_STUDIO_BASE_DATA_DIR": ls["data_dir"]}
+    env = {**LABEL_STUDIO_ENV, "LABEL_STUDIO_BASE_DATA_DIR": ls["data_dir"], **(database or {})}
     return start_process(label_studio_command(ls), log_path, env)
 
 
@@ -190,22 +257,29 @@ def ensure_running(var_dir: Path, name: str, marker: str, url: str, start, what:
 LS_MARKER, BRIDGE_MARKER = "label-studio", "workbench serve"
 
 
-def up(settings, echo) -> dict:
+def up(settings, echo, postgres_url: str | None = None) -> dict:
     """Start (or reuse) Label Studio and the bridge, then ingest, pre-annotate and push the sample corpus."""
     from . import workflow
     from .settings import load_settings
 
     conf = load_or_create_stack(settings.var_dir)
     ls, bridge = conf["label_studio"], conf["bridge"]
+    databases = choose_database(conf, settings.var_dir, postgres_url)
+    database_url = databases["bridge"] if databases else settings.database_url
+    if databases:
+        created = create_missing_databases(databases)
+        echo(f"PostgreSQL: bridge in {databases['bridge'].rsplit('/', 1)[-1]}, Label Studio in "
+             f"{databases['label_studio']['POSTGRE_NAME']}" + (f" (created {', '.join(created)})" if created else ""))
     ensure_running(settings.var_dir, "label-studio", LS_MARKER, ls["url"],
-                   lambda log: start_label_studio(ls, log), "Label Studio", echo)
+                   lambda log: start_label_studio(ls, log, databases and databases["label_studio"]),
+                   "Label Studio", echo)
     bridge_cmd = [sys.executable, "-m", "workbench", "serve", "--port", str(bridge["port"])]
+    bridge_env = {"WORKBENCH_API_TOKEN": bridge["api_token"], "WORKBENCH_WEBHOOK_SECRET": bridge["webhook_secret"],
+                  "WORKBENCH_DATABASE_URL": database_url}
     ensure_running(settings.var_dir, "bridge", BRIDGE_MARKER, bridge["url"],
-                   lambda log: start_process(bridge_cmd, log, {"WORKBENCH_API_TOKEN": bridge["api_token"],
-                                                               "WORKBENCH_WEBHOOK_SECRET": bridge["webhook_secret"]}),
-                   "the bridge", echo)
+                   lambda log: start_process(bridge_cmd, log, bridge_env), "the bridge", echo)
     local = load_settings(label_studio_url=ls["url"], label_studio_token=ls["token"], api_token=bridge["api_token"],
-                          bridge_url=bridge["url"], webhook_secret=bridge["webhook_secret"])
+                          bridge_url=bridge["url"], webhook_secret=bridge["webhook_secret"], database_url=database_url)
     report = workflow.ingest_paths(local, [local.tasks_dir / "corpus"])
     echo(f"ingested sample corpus: {len(report.new)} new, {len(report.revised)} revised, "
          f"{len(report.unchanged)} unchanged")

@@ -1,7 +1,8 @@
 """POST /webhooks/label-studio: Label Studio's annotation events trigger a pull of the tasks they
 name. Label Studio sends each event once, with a 1 s timeout and no retry, and signs nothing: the
-handler checks the shared-secret header it was registered with, queues the pull on a background
-worker and answers at once. A lost event is caught by the next incremental pull."""
+handler checks the shared-secret header it was registered with, queues a pull job in the jobs table
+(workbench/jobs.py; coalesced with a queued one) and answers at once; a job worker runs it. A lost
+event is caught by the next incremental pull."""
 from __future__ import annotations
 
 import hmac
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, Flask, current_app, request
 
-from .. import workflow
+from .. import jobs
 from ..errors import ConfigError, InputError, Unauthorized
 from ..tasks import WEBHOOK_SECRET_HEADER
 from .body import MALFORMED, json_object
@@ -19,10 +20,10 @@ from .context import settings
 log = logging.getLogger(__name__)
 EVENT_SHAPE = "a Label Studio event must be a JSON object with an action"
 webhooks_bp = Blueprint("webhooks", __name__)
-WEBHOOK_PULL_WAIT_SECONDS = 600.0
 
 
 def init_app(app: Flask) -> None:
+    # drains the jobs table in this process after each enqueue (any other worker may claim first)
     app.extensions["workbench_pulls"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-pull")
     app.register_blueprint(webhooks_bp)
 
@@ -83,14 +84,6 @@ def _collect_id(value, name: str, ids: list, problems: dict) -> None:
         problems[name] = "missing" if value is None else "not a positive integer"
 
 
-def _pull_in_background(app_settings, task_ids, annotation_ids):
-    try:
-        # behind a running CLI pull of the project, wait for it rather than lose the event
-        workflow.pull(app_settings, task_ids=task_ids, annotation_ids=annotation_ids, wait=WEBHOOK_PULL_WAIT_SECONDS)
-    except Exception:  # the next scheduled pull catches up; the event must not take the worker down
-        log.exception("webhook pull of tasks %s / annotations %s failed", task_ids, annotation_ids)
-
-
 @webhooks_bp.post("/webhooks/label-studio")
 def label_studio_event():
     secret = settings().webhook_secret
@@ -108,5 +101,6 @@ def label_studio_event():
         raise InputError(EVENT_SHAPE, errors={"action": "not a string"}, status=MALFORMED)
     task_ids, annotation_ids = ids_in_event(event)
     if task_ids or annotation_ids:
-        current_app.extensions["workbench_pulls"].submit(_pull_in_background, settings(), task_ids, annotation_ids)
+        jobs.enqueue_pull(settings(), task_ids, annotation_ids)
+        current_app.extensions["workbench_pulls"].submit(jobs.run_pending, settings())
     return {"action": event["action"], "queued_tasks": task_ids, "queued_deleted_annotations": annotation_ids}, 202
