@@ -41,10 +41,13 @@ class ArticleSchema(Schema):
     id = fields.String(validate=validate.Regexp(
         ID_PATTERN, error="must be 1-128 letters, digits, '_', '.', ':' or '-'"))
     title = fields.String(allow_none=True, validate=validate.Length(max=1000))
-    text = fields.String(required=True)
+    text = fields.String(required=True, metadata={  # what _text_fits checks, as the OpenAPI document says it
+        "pattern": r"^[^\u0000]*\S[^\u0000]*$",
+        "description": "not blank, no NUL characters, at most WORKBENCH_MAX_ARTICLE_BYTES bytes of UTF-8"})
     source = fields.String(allow_none=True, validate=validate.Length(max=1000))
     published = fields.String(allow_none=True, validate=validate.Length(max=64))
-    url = fields.Url(allow_none=True)
+    url = fields.Url(allow_none=True, metadata={  # documented: a plain subset of what fields.Url accepts
+        "pattern": r"^https?://([a-z0-9]+\.)+[a-z]{2,}(/\S*)?$", "description": "an absolute http(s) URL"})
 
     def __init__(self, max_bytes: int, **kwargs):
         super().__init__(**kwargs)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from ..articles import ArticleSchema
+from ..feed import SPLIT_NAMES
 from ..tasks import WEBHOOK_SECRET_HEADER
 from .context import settings
 
@@ -71,9 +72,16 @@ class ModelVersionSchema(Schema):
     model_version = fields.String()
 
 
+class MLTaskDataSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # Label Studio sends the task's other data fields too
+
+    text = fields.String(required=True, metadata={"description": "the article text"})
+
+
 class MLTaskSchema(Schema):
     id = fields.Integer()
-    data = fields.Dict(required=True, metadata={"description": "holds the article text as data.text"})
+    data = fields.Nested(MLTaskDataSchema, required=True)
 
 
 class PredictRequestSchema(Schema):
@@ -100,12 +108,22 @@ class TrainingEventReplySchema(Schema):
     ignored = fields.String(allow_none=True)
 
 
+# what webhooks.ids_in_event accepts: ids are positive integers, a task may be given by its id alone
+POSITIVE_ID = {"type": "integer", "minimum": 1}
+EVENT_TASK = {"type": "object", "nullable": True, "properties": {"id": POSITIVE_ID}}
+EVENT_ANNOTATION = {"type": "object", "properties": {"task": {"nullable": True, "oneOf": [
+    POSITIVE_ID, {"type": "object", "properties": {"id": POSITIVE_ID}}]}}}
+
+
 class LabelStudioEventSchema(Schema):
     """Label Studio's annotation event (webhooks.py reads task/annotation ids out of it)."""
     action = fields.String(required=True, metadata={"description": "e.g. ANNOTATION_CREATED"})
-    task = fields.Raw(metadata={"description": "a task object {id} or a list of them"})
-    annotation = fields.Raw(metadata={"description": "an annotation {task} or a list of them"})
-    annotations = fields.List(fields.Dict(), metadata={"description": "deleted annotations' {id}"})
+    task = fields.Raw(allow_none=True, metadata={"description": "a task object {id} or a list of them",
+                                                 "oneOf": [EVENT_TASK, {"type": "array", "items": EVENT_TASK}]})
+    annotation = fields.Raw(metadata={"description": "an annotation {task} or a list of them",
+                                      "oneOf": [EVENT_ANNOTATION, {"type": "array", "items": EVENT_ANNOTATION}]})
+    annotations = fields.List(fields.Dict(metadata={"required": ["id"], "properties": {"id": POSITIVE_ID}}),
+                              metadata={"description": "deleted annotations' {id}"})
 
 
 class QueuedPullSchema(Schema):
@@ -136,9 +154,11 @@ AUTH_ERRORS = {"401": _error("missing or wrong credentials")}
 BODY_ERRORS = {"400": _error("the body is not JSON or not of the shape asked for"),
                "413": _error("the body is over WORKBENCH_MAX_REQUEST_BYTES")}
 FEED_ERRORS = {**AUTH_ERRORS, "404": _error("no such release or file"),
-               "409": _error("the release does not verify against its manifest")}
+               "409": _error("the release does not verify against its manifest"),
+               "422": _error("a version, split or since that is not well-formed")}
+VERSION_SCHEMA = {"type": "string", "pattern": r"^(v\d{4,}|latest)$"}
 VERSION = {"name": "version", "in": "path", "required": True, "description": "a version like v0001, or latest",
-           "schema": {"type": "string"}}
+           "schema": VERSION_SCHEMA}
 NOT_MODIFIED = {"304": {"description": "If-None-Match holds the body's ETag"}}
 BEARER, BASIC, WEBHOOK = [{"bearerToken": []}], [{"mlBasic": []}, {"bearerToken": []}], [{"webhookSecret": []}]
 
@@ -169,11 +189,12 @@ def _operations(article_schema) -> dict:
         "/api/releases/{version}/examples": {"get": {
             "summary": "a release's examples as JSON lines", "security": BEARER, "parameters": [
                 VERSION,
-                {"name": "split", "in": "query", "schema": {"type": "string"}, "description": "train, dev or test"},
-                {"name": "since", "in": "query", "schema": {"type": "string"},
+                {"name": "split", "in": "query", "schema": {"type": "string", "enum": list(SPLIT_NAMES)},
+                 "description": "train, dev or test"},
+                {"name": "since", "in": "query", "schema": VERSION_SCHEMA,
                  "description": "only examples changed after this version"}],
             "responses": {"200": _binary("examples, one JSON object a line", "application/x-ndjson"),
-                          **NOT_MODIFIED, **FEED_ERRORS, "400": _error("bad split or since")}}},
+                          **NOT_MODIFIED, **FEED_ERRORS}}},
         "/api/releases/{version}/files/{name}": {"get": {
             "summary": "one file of a release", "security": BEARER, "parameters": [
                 VERSION, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -225,4 +246,8 @@ def build_spec(max_article_bytes: int) -> dict:
         spec.components.schema(name, schema=schema)
     for path, operations in _operations("Article").items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    # the batch's items are Articles (ArticleSchema needs max_bytes, so the field cannot nest it)
+    document["components"]["schemas"]["ArticleBatch"]["properties"]["articles"]["items"] = {
+        "$ref": "#/components/schemas/Article"}
+    return document
