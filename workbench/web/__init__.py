@@ -1,13 +1,13 @@
 """The bridge's HTTP side, all in this package: the Flask application factory wires the
 blueprints (api.py: health, articles, status and the release feed; webhooks.py: Label Studio's
-events; ml.py: the ML-backend protocol) and the one JSON error shape (errors.py). Nothing outside
-this package imports Flask."""
+events; ml.py: the ML-backend protocol; dashboard.py: the HTML pages) and the one JSON error
+shape (errors.py). Nothing outside this package imports Flask."""
 from __future__ import annotations
 
 from flask import Flask
 
 from ..settings import Settings, load_settings
-from . import api, errors, ml, openapi, webhooks
+from . import api, dashboard, errors, ml, openapi, webhooks
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ml.init_app(app)
     webhooks.init_app(app)
     openapi.init_app(app)
+    dashboard.init_app(app)
     return app
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import feed, workflow
+from .. import feed, stats, workflow
 from ..errors import InputError
 from .body import json_body
 from .context import require_token, settings
@@ -44,6 +44,12 @@ def post_articles():
 @api_bp.get("/status")
 def get_status():
     return workflow.status(settings())
+
+
+@api_bp.get("/stats")
+def get_stats():
+    """The dashboard's figures (workbench/stats.py); `?section=progress&section=versions` for some."""
+    return stats.collect(settings(), tuple(request.args.getlist("section")) or None)
 
 
 @api_bp.get("/releases")

@@ -15,8 +15,16 @@ def settings() -> Settings:
 
 def require_token() -> None:
     """before_request hook of the /api blueprint: `Authorization: Bearer <WORKBENCH_API_TOKEN>`."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    expected = settings().api_token
-    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not bearer_token_matches():
         raise Unauthorized("missing or wrong API token: send Authorization: Bearer <WORKBENCH_API_TOKEN>",
                            errors={"Authorization": "invalid"})
+
+
+def token_matches(token: str | None) -> bool:
+    """The one comparison with WORKBENCH_API_TOKEN (constant time)."""
+    return bool(token) and hmac.compare_digest(token.encode(), settings().api_token.encode())
+
+
+def bearer_token_matches() -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and token_matches(token)

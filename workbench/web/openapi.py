@@ -132,6 +132,79 @@ class QueuedPullSchema(Schema):
     queued_deleted_annotations = fields.List(fields.Integer())
 
 
+class ProgressSchema(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "exactly GET /api/status's counts"})
+    waiting_reasons = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                  metadata={"description": "waiting tasks per reason the review gave"})
+    latest_release = fields.String(allow_none=True)
+    review_policy = fields.String()
+    timeline = fields.List(fields.Dict(), metadata={
+        "description": "per UTC day: {date, ingested, preannotated, pushed, annotated, released} running totals"})
+
+
+class AnnotatorStatsSchema(Schema):
+    annotator = fields.String(allow_none=True)
+    tasks = fields.Integer(metadata={"description": "current tasks with a submitted annotation of theirs"})
+    accepted = fields.Integer(metadata={"description": "their annotations the review accepted"})
+    median_lead_time = fields.Float(allow_none=True, metadata={"description": "seconds, Label Studio's lead_time"})
+    mean_span_f1_with_others = fields.Float(allow_none=True)
+    stance_agreement_with_others = fields.Float(allow_none=True)
+    compared_annotations = fields.Integer()
+
+
+class AgreementStatsSchema(Schema):
+    tasks_with_multiple_annotations = fields.Integer()
+    low_agreement_threshold = fields.Float()
+    span_f1 = fields.Dict(metadata={"description": "annotator pair -> exact|overlap -> label (and ALL) -> F1"})
+    stance_alpha = fields.Dict(metadata={"description": "stance target -> Krippendorff's alpha (null: undefined)"})
+    low_agreement_tasks = fields.List(fields.Dict(), metadata={
+        "description": "{task_id, article_id, min_exact_f1, stance_disagreement, annotation_ids, link}"})
+
+
+class ModelQualitySchema(Schema):
+    model_version = fields.String()
+    tasks = fields.Integer(metadata={"description": "accepted tasks it pre-annotated"})
+    labels = fields.Dict(metadata={"description": "label -> {precision, recall, f1, matched, predicted, accepted}"})
+    overall = fields.Dict()
+    corrections = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "predicted spans kept, relabelled, moved, deleted; spans added"})
+
+
+class VersionStatsSchema(Schema):
+    version = fields.String(required=True)
+    broken = fields.Boolean(required=True)
+    problem = fields.String()
+    created_at = fields.String()
+    parent = fields.String(allow_none=True)
+    examples = fields.Integer()
+    splits = fields.Dict()
+    entity_labels = fields.Dict()
+    stance = fields.Dict()
+    review_policy = fields.String(allow_none=True)
+    diff = fields.Dict(allow_none=True, metadata={"description": "from the parent: added, removed, changed counts"})
+
+
+class StatsSchema(Schema):
+    """The dashboard's figures (workbench/stats.py); only the sections asked for."""
+    progress = fields.Nested(ProgressSchema)
+    annotators = fields.List(fields.Nested(AnnotatorStatsSchema))
+    agreement = fields.Nested(AgreementStatsSchema)
+    quality = fields.List(fields.Nested(ModelQualitySchema))
+    versions = fields.List(fields.Nested(VersionStatsSchema))
+
+
+def _html(description: str) -> dict:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _dashboard_page(summary: str) -> dict:
+    return {"get": {"summary": summary, "tags": ["dashboard"], "security": BEARER,
+                    "description": "or the session cookie POST /dashboard/login sets",
+                    "responses": {"200": _html("the page"),
+                                  "302": {"description": "not logged in: to /dashboard/login"}}}}
+
+
 def _json(schema) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -200,6 +273,30 @@ def _operations(article_schema) -> dict:
                 VERSION, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _binary("the file as listed in the manifest", "application/octet-stream"),
                           **NOT_MODIFIED, **FEED_ERRORS}}},
+        "/api/stats": {"get": {
+            "summary": "the dashboard's figures", "security": BEARER, "parameters": [
+                {"name": "section", "in": "query", "schema": {"type": "array", "items": {"type": "string", "enum": [
+                    "progress", "annotators", "agreement", "quality", "versions"]}},
+                 "description": "only these sections (repeatable); all by default"}],
+            "responses": {"200": _ok("the figures", "Stats"), **AUTH_ERRORS,
+                          "422": _error("an unknown section")}}},
+        "/dashboard": _dashboard_page("dashboard: progress of the pipeline"),
+        "/dashboard/annotators": _dashboard_page("dashboard: annotators"),
+        "/dashboard/agreement": _dashboard_page("dashboard: inter-annotator agreement"),
+        "/dashboard/quality": _dashboard_page("dashboard: pre-annotation quality per model version"),
+        "/dashboard/versions": _dashboard_page("dashboard: releases"),
+        "/dashboard/login": {
+            "get": {"summary": "the dashboard's login form", "tags": ["dashboard"], "security": [],
+                    "responses": {"200": _html("the form")}},
+            "post": {"summary": "log in with the API token: sets the signed session cookie (HttpOnly, SameSite=Lax)",
+                     "tags": ["dashboard"], "security": [],
+                     "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                         "schema": {"type": "object", "required": ["token"], "properties": {
+                             "token": {"type": "string"}, "next": {"type": "string"}}}}}},
+                     "responses": {"302": {"description": "logged in: to `next` or /dashboard"},
+                                   "401": _html("wrong token: the form again, with the error")}}},
+        "/dashboard/logout": {"post": {"summary": "end the dashboard session", "tags": ["dashboard"], "security": [],
+                                       "responses": {"302": {"description": "to the login form"}}}},
         "/webhooks/label-studio": {"post": {
             "summary": "Label Studio annotation event: queues a pull of the tasks it names", "security": WEBHOOK,
             "requestBody": {"required": True, **_json("LabelStudioEvent")},
@@ -227,7 +324,7 @@ SCHEMAS = {"Error": ErrorSchema, "IngestReport": IngestReportSchema, "ArticleBat
            "ModelVersion": ModelVersionSchema, "PredictRequest": PredictRequestSchema,
            "PredictResponse": PredictResponseSchema, "TrainingEvent": TrainingEventSchema,
            "TrainingEventReply": TrainingEventReplySchema, "LabelStudioEvent": LabelStudioEventSchema,
-           "QueuedPull": QueuedPullSchema}
+           "QueuedPull": QueuedPullSchema, "Stats": StatsSchema}
 
 
 def build_spec(max_article_bytes: int) -> dict:
