@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -26,9 +28,16 @@ class WorkbenchGroup(click.Group):
 
 
 def progress(label: str):
+    """A progress bar over the items: position, rate per second and ETA."""
     def wrap(items):
         items = list(items)
-        with click.progressbar(items, label=label, file=sys.stderr, show_pos=True) as bar:
+        began = time.monotonic()
+
+        def rate(_item):
+            elapsed = time.monotonic() - began
+            return f"{bar.pos / elapsed:,.1f}/s" if bar.pos and elapsed > 0 else None
+        with click.progressbar(items, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                               item_show_func=rate) as bar:
             yield from bar
     return wrap
 
@@ -69,15 +78,36 @@ def ingest(paths, as_json):
         sys.exit(1)
 
 
+def _workers(_ctx, _param, value):
+    if value is None or value == "all":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise click.BadParameter(f"{value!r} is not a number of workers (1 or more, or 'all')")
+    return number
+
+
 @main.command()
-def preannotate():
+@click.option("--workers", callback=_workers, metavar="N|all",
+              help="Annotate on Dask: a local cluster of N worker processes ('all': one per core), or the "
+                   "workers of the cluster WORKBENCH_DASK_SCHEDULER names.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Annotate on the workers of this existing Dask scheduler (overrides WORKBENCH_DASK_SCHEDULER).")
+def preannotate(workers, scheduler):
     """Pre-annotate every current article revision not yet done by the configured pre-annotator.
 
     The model bundle WORKBENCH_MODEL names, else the bundle promoted in the database (`workbench
     models`), else the files named by WORKBENCH_NER_MODEL, WORKBENCH_STANCE_MODEL and
     WORKBENCH_LEXICON, else the default engine (name lists, rules, the shipped CRF tagger, lexicon
-    stance); each combination has its own model_version, so results are stored side by side."""
-    report = workflow.preannotate(load_settings(), progress("pre-annotating"))
+    stance); each combination has its own model_version, so results are stored side by side.
+    Results are committed every 500 articles: an interrupted run keeps them and a rerun does only
+    the rest. With --workers or --scheduler the texts are annotated on Dask (the pre-annotator is
+    sent to every worker, which needs this package installed); what is stored is the same."""
+    local = (os.cpu_count() or 1) if workers == "all" else workers
+    report = workflow.preannotate(load_settings(), progress("pre-annotating"), workers=local, scheduler=scheduler)
     click.echo(f"{report.model_version}: annotated {len(report.annotated)} article(s) "
                f"({report.entities} entities), {report.already_done} already done")
 

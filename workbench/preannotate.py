@@ -11,16 +11,19 @@ A bundle's files are checked against its model.json when it is loaded; a file th
 match, or a file that cannot be loaded, stops the command with a ConfigError naming it."""
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from . import bundles, offsets
 from .db import session_scope
 from .errors import ConfigError, InputError
-from .models import Article, PreAnnotation
-from .preannotation.base import PreAnnotator, annotate_all
+from .models import ArticleRevision, PreAnnotation
+from .parallel import local_runner
+from .preannotation.base import PreAnnotator
 from .settings import Settings, env_name
 
 
@@ -77,6 +80,9 @@ def _from_files(settings: Settings, targets: list[str]) -> PreAnnotator:
         raise ConfigError(f"{variable}: cannot load {exc.path}: {exc.cause}", errors={variable: "cannot load"}) from exc
 
 
+COMMIT_EVERY = 500  # stored predictions per commit
+
+
 @dataclass
 class PreannotateReport:
     model_version: str
@@ -88,23 +94,64 @@ class PreannotateReport:
         return dict(self.__dict__)
 
 
-def preannotate_pending(session: Session, annotator, entity_labels: list[str], progress=None) -> PreannotateReport:
+def current_revisions(session: Session) -> list[tuple[int, str]]:
+    """(revision id, article id) of every article's current revision, by article id; no texts."""
+    latest = (select(ArticleRevision.article_id, func.max(ArticleRevision.number).label("number"))
+              .group_by(ArticleRevision.article_id).subquery())
+    query = (select(ArticleRevision.id, ArticleRevision.article_id)
+             .join(latest, and_(ArticleRevision.article_id == latest.c.article_id,
+                                ArticleRevision.number == latest.c.number))
+             .order_by(ArticleRevision.article_id))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def _texts(session: Session, revision_ids: list[int], chunk: int) -> Iterator[str]:
+    """The texts of the revisions, in order, read from the database a chunk at a time."""
+    for begin in range(0, len(revision_ids), chunk):
+        ids = revision_ids[begin:begin + chunk]
+        texts = dict(session.execute(select(ArticleRevision.id, ArticleRevision.text)
+                                     .where(ArticleRevision.id.in_(ids))).all())
+        yield from (texts[i] for i in ids)
+
+
+def _handed_out(texts: Iterator[str], in_flight: deque) -> Iterator[str]:
+    for text in texts:
+        in_flight.append(text)
+        yield text
+
+
+def preannotate_pending(session: Session, annotator, entity_labels: list[str], progress=None, runner=None,
+                        commit=None, commit_every: int = COMMIT_EVERY) -> PreannotateReport:
+    """Predict every current revision that has no prediction under the annotator's model_version.
+
+    `runner(annotator, texts)` yields one Prediction per text in order (parallel.local_runner in
+    this process by default, parallel.dask_runner on a cluster); `commit` is called after every
+    `commit_every` stored predictions, so an interrupted run keeps what it finished and a rerun
+    does only the rest; `progress` wraps the pending items (a progress bar)."""
     report = PreannotateReport(annotator.model_version)
-    revisions = [a.current for a in session.scalars(select(Article).order_by(Article.id))]
+    current = current_revisions(session)
     done = set(session.scalars(select(PreAnnotation.revision_id).where(
         PreAnnotation.model_version == annotator.model_version)))
-    todo = [r for r in revisions if r.id not in done]
-    report.already_done = len(revisions) - len(todo)
-    for revision, prediction in annotate_all(annotator, progress(todo) if progress else todo, lambda r: r.text):
+    todo = [(revision_id, article_id) for revision_id, article_id in current if revision_id not in done]
+    report.already_done = len(current) - len(todo)
+    texts = _texts(session, [revision_id for revision_id, _ in todo], commit_every)
+    in_flight: deque[str] = deque()  # texts handed to the runner whose predictions have not come back
+    predictions = (runner or local_runner)(annotator, _handed_out(texts, in_flight))
+    stored = 0
+    for (revision_id, article_id), prediction in zip(progress(todo) if progress else todo, predictions):
+        text = in_flight.popleft()
         try:
-            spans = offsets.checked_spans(revision.text, prediction.entities, entity_labels)
+            spans = offsets.checked_spans(text, prediction.entities, entity_labels)
         except ValueError as exc:
-            raise InputError(f"{annotator.model_version} produced a bad span for {revision.article_id}: {exc}")
+            raise InputError(f"{annotator.model_version} produced a bad span for {article_id}: {exc}")
         for span, raw in zip(spans, prediction.entities):
             span["score"] = round(float(raw.get("score", 0.0)), 4)
-        session.add(PreAnnotation(revision_id=revision.id, model_version=annotator.model_version,
+        session.add(PreAnnotation(revision_id=revision_id, model_version=annotator.model_version,
                                   entities=spans, stance=prediction.stance, score=round(prediction.score, 4)))
-        report.annotated.append(revision.article_id)
+        report.annotated.append(article_id)
         report.entities += len(spans)
+        stored += 1
+        if commit is not None and stored % commit_every == 0:
+            commit()
     session.flush()
     return report

@@ -2,16 +2,17 @@
 and the HTTP views both call."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from . import agreement, annotations, articles, feed, release_check, releases, review, tasks
+from . import agreement, annotations, articles, feed, parallel, release_check, releases, review, tasks
 from .db import session_scope
 from .errors import WorkbenchError
 from .locks import lock_name, run_lock
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation, Release
-from .preannotate import configured_preannotator, preannotate_pending
+from .preannotate import COMMIT_EVERY, configured_preannotator, preannotate_pending
 from .scheme import load_scheme
 from .settings import Settings
 
@@ -33,14 +34,25 @@ def ingest_records(settings: Settings, records: list) -> articles.IngestReport:
         return articles.ingest_records(session, records, settings.max_article_bytes, commit=session.commit)
 
 
-def preannotate(settings: Settings, progress=None):
-    """Pre-annotate what the chosen pre-annotator has not done yet; one run at a time per database
-    (a second one stops with a message naming the first)."""
+def preannotate(settings: Settings, progress=None, workers: int | None = None, scheduler: str | None = None,
+                commit_every: int = COMMIT_EVERY):
+    """Pre-annotate what the chosen pre-annotator has not done yet, committing every `commit_every`
+    predictions (an interrupted run keeps them; a rerun does the rest); one run at a time per
+    database (a second one stops with a message naming the first). With `workers` (a LocalCluster
+    of that many processes) or a scheduler address (argument, else WORKBENCH_DASK_SCHEDULER when
+    workers are asked for) the texts are annotated on Dask; the stored results are the same."""
     scheme = load_scheme(settings.tasks_dir)
+    scheduler = scheduler or (settings.dask_scheduler if workers else None)
     with run_lock(settings.database_url, lock_name("preannotate"), "pre-annotation run"), \
             session_scope(settings) as session:
         annotator = configured_preannotator(settings, scheme.target_names, session)
-        return preannotate_pending(session, annotator, scheme.entity_labels, progress)
+        if not (workers or scheduler):
+            return preannotate_pending(session, annotator, scheme.entity_labels, progress,
+                                       commit=session.commit, commit_every=commit_every)
+        with parallel.dask_client(workers, scheduler) as client:
+            return preannotate_pending(session, annotator, scheme.entity_labels, progress,
+                                       runner=partial(parallel.dask_runner, client),
+                                       commit=session.commit, commit_every=commit_every)
 
 
 def push(settings: Settings, progress=None, least_confident_first: bool = False,
