@@ -74,6 +74,21 @@ def test_second_push_imports_nothing(ls_settings, sample_corpus, annotator):
     assert len(annotator.tasks(first.project_id)) == 5
 
 
+def test_push_limit_imports_the_least_confident_first_and_leaves_the_rest_for_later(ls_settings, sample_corpus,
+                                                                                   annotator):
+    workflow.ingest_paths(ls_settings, [sample_corpus])
+    workflow.preannotate(ls_settings)
+    with session_scope(ls_settings) as session:
+        scores = sorted((pre.score, rev.article_id) for pre, rev in session.execute(
+            select(PreAnnotation, ArticleRevision).join(ArticleRevision, PreAnnotation.revision_id == ArticleRevision.id)))
+    first = workflow.push(ls_settings, least_confident_first=True, limit=2)
+    assert (first.imported, first.held_back) == (2, 3)
+    assert sorted(tasks_by_article(annotator, first.project_id)) == sorted(a for _, a in scores[:2])
+    rest = workflow.push(ls_settings, limit=10)
+    assert (rest.imported, rest.held_back, rest.already_present) == (3, 0, 2)
+    assert sorted(tasks_by_article(annotator, first.project_id)) == sorted(a for _, a in scores)
+
+
 def test_push_after_a_crash_reconciles_instead_of_duplicating(ls_settings, sample_corpus, annotator):
     first = load_corpus(ls_settings, sample_corpus)
     with session_scope(ls_settings) as session:  # as if the bridge died after the import, before it recorded ids

@@ -122,7 +122,10 @@ def preannotate(workers, scheduler):
               help="How Label Studio serves waiting tasks to annotators: the lowest-scored prediction of the "
                    "newest model first (Label Studio's uncertainty sampling), import order, or leave the "
                    "project's setting alone.")
-def push(least_confident_first, batch_size, queue_order):
+@click.option("--limit", type=click.IntRange(1), metavar="N",
+              help="Import at most N new tasks (the first N in import order, or the least confident with "
+                   "--least-confident-first); the rest wait for a later push.")
+def push(least_confident_first, batch_size, queue_order, limit):
     """Create or reuse the Label Studio project and import new tasks with predictions.
 
     Idempotent and resumable: tasks already in the project (by the bridge's task map, reconciled
@@ -135,10 +138,12 @@ def push(least_confident_first, batch_size, queue_order):
     to tasks nobody has annotated or skipped yet; annotated tasks keep the predictions their annotators
     saw. Only one push of a project runs at a time: a second one stops with a message naming the first."""
     report = workflow.push(load_settings(), progress("pushing"), least_confident_first, batch_size,
-                           None if queue_order == "keep" else queue_order)
+                           None if queue_order == "keep" else queue_order, limit)
     click.echo(f"{'created' if report.created_project else 'reused'} project {report.project_id}: "
                f"imported {report.imported} task(s), {report.already_present} already present, "
                f"{report.recovered} recovered into the task map, {report.predictions_added} prediction(s) added")
+    if report.held_back:
+        click.echo(f"{report.held_back} new task(s) held back by --limit")
     if report.predictions_not_added_annotated:
         click.echo(f"{report.predictions_not_added_annotated} annotated task(s) keep their predictions "
                    "(no new prediction added)")

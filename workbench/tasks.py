@@ -98,6 +98,7 @@ class PushReport:
     predictions_added: int = 0
     predictions_not_added_annotated: int = 0  # tasks someone annotated keep the predictions they saw
     already_present: int = 0
+    held_back: int = 0  # new tasks left for a later push by --limit
     queue_order: str | None = None
     duplicates: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
@@ -188,6 +189,7 @@ class PushOptions:
     queue_order: str | None = "least-confident"  # a key of SAMPLING; None leaves it as it is
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    limit: int | None = None  # import at most this many new tasks (after ordering)
 
 
 def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir: Path, options: PushOptions,
@@ -208,6 +210,8 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
         report.predictions_added += 1
     if options.least_confident_first:
         pending.sort(key=lambda item: (item[1].score if item[1] else 0.0, item[0].article_id))
+    if options.limit is not None and len(pending) > options.limit:
+        report.held_back, pending = len(pending) - options.limit, pending[:options.limit]
     batches = [pending[i:i + options.batch_size] for i in range(0, len(pending), options.batch_size)]
     for batch in (progress(batches) if progress else batches):
         _import_batch(session, client, project, batch)
