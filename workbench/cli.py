@@ -333,6 +333,19 @@ def diff(version_a, version_b, as_json):
     click.echo(f"stance: {json.dumps(report['stance_delta'], ensure_ascii=False)}")
 
 
+@main.command()
+@click.argument("version")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write report.md and its plots here instead of exports/reports/VERSION/ (the data card's link).")
+def report(version, out):
+    """A release's correction effort per pre-annotation model version and its agreement (span F1 per
+    label and annotator pair, Krippendorff's alpha per stance target, low-agreement tasks) as Markdown
+    with PNG plots (VERSION like v0003 or latest). The version folder is never touched; running it
+    again replaces the report. Prints the report's path."""
+    from .report import write_report
+    click.echo(write_report(load_settings(), version, out))
+
+
 # --- pre-annotation models: evaluation and training ---------------------------------------
 
 @main.command("eval")

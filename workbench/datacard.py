@@ -7,6 +7,13 @@ import json
 LICENCE = ("Article texts remain under their publishers' terms (see each record's source); the annotations "
            "were made for this project. Use for research and model training inside the project unless "
            "the sources allow more.")
+REPORTS_FOLDER = "reports"  # exports/reports/vNNNN/: what `workbench report` writes (report.py)
+REPORT_FILE = "report.md"
+
+
+def report_link(version: str) -> str:
+    """Where the data card (exports/vNNNN/README.md) finds the version's report, relative to it."""
+    return f"../{REPORTS_FOLDER}/{version}/{REPORT_FILE}"
 
 
 def _table(header: tuple[str, ...], rows) -> list[str]:
@@ -31,6 +38,7 @@ def render(manifest: dict, agreement: dict) -> str:
              *_table(("stance target", "label counts"),
                      ((t, json.dumps(c, ensure_ascii=False)) for t, c in stats["stance"].items())), "",
              *_agreement(agreement), "",
+             *_report(version), "",
              "## Sources and lineage", "",
              *_table(("source", "examples"), stats["sources"].items()), "",
              f"Annotators: {json.dumps(stats['annotators'], ensure_ascii=False)}. Pre-annotator versions whose "
@@ -54,6 +62,15 @@ def _agreement(agreement: dict) -> list[str]:
     lines.append(f"- {len(agreement['low_agreement_tasks'])} task(s) below exact span F1 "
                  f"{agreement['low_agreement_threshold']} or with a stance disagreement: see agreement.json")
     return lines
+
+
+def _report(version: str) -> list[str]:
+    link = report_link(version)
+    return ["## Correction effort and agreement report", "",
+            f"[{link}]({link}): correction effort per pre-annotation model version and agreement per label, "
+            f"annotator pair and stance target, with plots. It is produced by `workbench report {version}` "
+            "from this version's files and the bridge's database, outside the version folder (this folder "
+            "never changes); run the command if the link does not open."]
 
 
 def _how_to_load(version: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -148,21 +148,27 @@ def preannotation_quality(session: Session, settings: Settings) -> list[dict]:
     precision, recall and F1 per label, and the correction effort (predicted spans kept, relabelled
     on the same range, moved with the same label, deleted; spans the annotator added)."""
     project = project_of(session, settings)
+    return quality_of(session, ((d.task.revision_id, d.annotation.entities, None)
+                                for d in _decisions(session, settings, project) if d.accepted))
+
+
+def quality_of(session: Session, accepted: Iterable[tuple[int, list[dict], list[str] | None]]) -> list[dict]:
+    """`preannotation_quality` over any accepted annotations, given as (revision id, accepted
+    spans, the model versions to compare, or None for every prediction stored for the revision);
+    `workbench report` passes a release's records."""
     by_version: dict[str, dict] = {}
-    for decision in _decisions(session, settings, project):
-        if not decision.accepted:
-            continue
-        accepted = decision.annotation.entities
-        predictions = session.scalars(select(PreAnnotation).where(
-            PreAnnotation.revision_id == decision.task.revision_id))
+    for revision_id, entities, model_versions in accepted:
+        predictions = session.scalars(select(PreAnnotation).where(PreAnnotation.revision_id == revision_id))
         for pre in predictions:
+            if model_versions is not None and pre.model_version not in model_versions:
+                continue
             entry = by_version.setdefault(pre.model_version, {
                 "tasks": 0, "labels": defaultdict(lambda: [0, 0, 0]), "corrections": Counter()})
             entry["tasks"] += 1
-            for label, counts in _label_counts(pre.entities, accepted).items():
+            for label, counts in _label_counts(pre.entities, entities).items():
                 for i in range(3):
                     entry["labels"][label][i] += counts[i]
-            entry["corrections"].update(corrections(pre.entities, accepted))
+            entry["corrections"].update(corrections(pre.entities, entities))
     return [{"model_version": version, "tasks": entry["tasks"],
              "labels": {label: _scores(*counts) for label, counts in sorted(entry["labels"].items())},
              "overall": _scores(*map(sum, zip(*entry["labels"].values()))) if entry["labels"] else _scores(0, 0, 0),
