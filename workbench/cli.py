@@ -125,7 +125,13 @@ def preannotate(workers, scheduler):
 @click.option("--limit", type=click.IntRange(1), metavar="N",
               help="Import at most N new tasks (the first N in import order, or the least confident with "
                    "--least-confident-first); the rest wait for a later push.")
-def push(least_confident_first, batch_size, queue_order, limit):
+@click.option("--overlap", type=click.IntRange(1, 20), metavar="K",
+              help="Put a share of the tasks in front of K different annotators (Label Studio's own overlap: "
+                   "its label stream serves such a task to K people before it counts as labelled).")
+@click.option("--overlap-share", type=click.FloatRange(0.01, 1.0), metavar="P",
+              help="The share of the project's tasks that get the overlap (default 1.0: all); Label Studio "
+                   "draws them again at every import. Needs --overlap.")
+def push(least_confident_first, batch_size, queue_order, limit, overlap, overlap_share):
     """Create or reuse the Label Studio project and import new tasks with predictions.
 
     Idempotent and resumable: tasks already in the project (by the bridge's task map, reconciled
@@ -137,11 +143,17 @@ def push(least_confident_first, batch_size, queue_order, limit):
     Predictions of a new pre-annotator version (after `workbench models promote`, say) are added only
     to tasks nobody has annotated or skipped yet; annotated tasks keep the predictions their annotators
     saw. Only one push of a project runs at a time: a second one stops with a message naming the first."""
+    if overlap_share is not None and overlap is None:
+        raise click.UsageError("--overlap-share needs --overlap K (how many annotators those tasks get)")
     report = workflow.push(load_settings(), progress("pushing"), least_confident_first, batch_size,
-                           None if queue_order == "keep" else queue_order, limit)
+                           None if queue_order == "keep" else queue_order, limit, overlap,
+                           1.0 if overlap_share is None else overlap_share)
     click.echo(f"{'created' if report.created_project else 'reused'} project {report.project_id}: "
                f"imported {report.imported} task(s), {report.already_present} already present, "
                f"{report.recovered} recovered into the task map, {report.predictions_added} prediction(s) added")
+    if report.overlap:
+        click.echo(f"overlap: {report.overlap['overlap_cohort_percentage']} % of the tasks go to "
+                   f"{report.overlap['maximum_annotations']} different annotators")
     if report.held_back:
         click.echo(f"{report.held_back} new task(s) held back by --limit")
     if report.predictions_not_added_annotated:

@@ -99,6 +99,7 @@ class PushReport:
     predictions_not_added_annotated: int = 0  # tasks someone annotated keep the predictions they saw
     already_present: int = 0
     held_back: int = 0  # new tasks left for a later push by --limit
+    overlap: dict | None = None  # the project's maximum_annotations and overlap_cohort_percentage, when set
     queue_order: str | None = None
     duplicates: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
@@ -190,6 +191,8 @@ class PushOptions:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     limit: int | None = None  # import at most this many new tasks (after ordering)
+    overlap: int | None = None  # annotators per task for a share of the tasks (Label Studio's overlap)
+    overlap_share: float = 1.0
 
 
 def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir: Path, options: PushOptions,
@@ -201,6 +204,9 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
     project, created = ensure_project(session, client, options.title, config, instructions)
     report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
                         created_project=created)
+    if options.overlap is not None:  # before the import, so Label Studio draws the new tasks' overlap too
+        report.overlap = client.set_overlap(project.ls_project_id, options.overlap,
+                                            round(options.overlap_share * 100))
     found = reconcile(session, client, project)
     report.recovered, report.duplicates = found.recovered, found.duplicates
     pending, new_predictions = _plan(session, project, scheme, report, found.annotated)

@@ -57,12 +57,12 @@ def preannotate(settings: Settings, progress=None, workers: int | None = None, s
 
 def push(settings: Settings, progress=None, least_confident_first: bool = False,
          batch_size: int = tasks.BATCH_SIZE, queue_order: str | None = "least-confident",
-         limit: int | None = None) -> tasks.PushReport:
+         limit: int | None = None, overlap: int | None = None, overlap_share: float = 1.0) -> tasks.PushReport:
     """Push new tasks (at most `limit` of them) and new predictions; one push of a project runs at a time."""
     scheme = load_scheme(settings.tasks_dir)
     webhook_url = f"{settings.bridge_url}/webhooks/label-studio" if settings.bridge_url else None
     options = tasks.PushOptions(settings.project_title, settings.review_policy, least_confident_first, batch_size,
-                                queue_order, webhook_url, settings.webhook_secret, limit)
+                                queue_order, webhook_url, settings.webhook_secret, limit, overlap, overlap_share)
     with run_lock(settings.database_url, project_lock(settings, "push"), "push"), \
             client_for(settings) as client, session_scope(settings) as session:
         client.whoami()
