@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from . import jsonsafe
@@ -380,3 +380,14 @@ def _parse_jsonl_line(line: bytes, where: str, report: IngestReport, max_depth: 
     except jsonsafe.JSONInputError as exc:
         report.add_error(where, f"line is {exc.detail}" if exc.kind == "not UTF-8" else exc.detail)
     return None
+
+
+def current_revisions(*columns):
+    """SELECT of every article's current (highest-numbered) revision, in article id order: the
+    given columns of it, or the ArticleRevision rows themselves."""
+    latest = (select(ArticleRevision.article_id, func.max(ArticleRevision.number).label("number"))
+              .group_by(ArticleRevision.article_id).subquery())
+    return (select(*(columns or (ArticleRevision,)))
+            .join(latest, and_(ArticleRevision.article_id == latest.c.article_id,
+                               ArticleRevision.number == latest.c.number))
+            .order_by(ArticleRevision.article_id))

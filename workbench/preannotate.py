@@ -15,10 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import bundles, offsets
+from .articles import current_revisions
 from .db import session_scope
 from .errors import ConfigError, InputError
 from .models import ArticleRevision, PreAnnotation
@@ -94,17 +95,6 @@ class PreannotateReport:
         return dict(self.__dict__)
 
 
-def current_revisions(session: Session) -> list[tuple[int, str]]:
-    """(revision id, article id) of every article's current revision, by article id; no texts."""
-    latest = (select(ArticleRevision.article_id, func.max(ArticleRevision.number).label("number"))
-              .group_by(ArticleRevision.article_id).subquery())
-    query = (select(ArticleRevision.id, ArticleRevision.article_id)
-             .join(latest, and_(ArticleRevision.article_id == latest.c.article_id,
-                                ArticleRevision.number == latest.c.number))
-             .order_by(ArticleRevision.article_id))
-    return [tuple(row) for row in session.execute(query)]
-
-
 def _texts(session: Session, revision_ids: list[int], chunk: int) -> Iterator[str]:
     """The texts of the revisions, in order, read from the database a chunk at a time."""
     for begin in range(0, len(revision_ids), chunk):
@@ -129,7 +119,7 @@ def preannotate_pending(session: Session, annotator, entity_labels: list[str], p
     `commit_every` stored predictions, so an interrupted run keeps what it finished and a rerun
     does only the rest; `progress` wraps the pending items (a progress bar)."""
     report = PreannotateReport(annotator.model_version)
-    current = current_revisions(session)
+    current = session.execute(current_revisions(ArticleRevision.id, ArticleRevision.article_id)).all()
     done = set(session.scalars(select(PreAnnotation.revision_id).where(
         PreAnnotation.model_version == annotator.model_version)))
     todo = [(revision_id, article_id) for revision_id, article_id in current if revision_id not in done]

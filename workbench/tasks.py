@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from . import offsets, policy
+from .articles import current_revisions
 from .errors import InputError, LabelStudioError
 from .models import Annotation, Article, ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
 from .scheme import Scheme
@@ -171,14 +172,14 @@ def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioP
 
 
 def revisions_to_push(session: Session) -> list[ArticleRevision]:
-    """The current revision of every article, in article id order."""
-    articles = session.scalars(select(Article).order_by(Article.id))
-    return [a.current for a in articles]
+    """The current revision of every article (its article loaded with it), in article id order."""
+    return list(session.scalars(current_revisions().options(selectinload(ArticleRevision.article))))
 
 
-def latest_preannotation(session: Session, revision: ArticleRevision) -> PreAnnotation | None:
-    return session.scalars(select(PreAnnotation).where(PreAnnotation.revision_id == revision.id)
-                           .order_by(PreAnnotation.id.desc())).first()
+def latest_preannotations(session: Session) -> dict[int, PreAnnotation]:
+    """Each revision's newest pre-annotation, by revision id (one query)."""
+    newest = select(func.max(PreAnnotation.id)).group_by(PreAnnotation.revision_id)
+    return {pre.revision_id: pre for pre in session.scalars(select(PreAnnotation).where(PreAnnotation.id.in_(newest)))}
 
 
 @dataclass
@@ -204,20 +205,21 @@ def push(session: Session, client: LabelStudioClient, scheme: Scheme, tasks_dir:
     project, created = ensure_project(session, client, options.title, config, instructions)
     report = PushReport(project.ls_project_id, f"{client.url}/projects/{project.ls_project_id}",
                         created_project=created)
-    if options.overlap is not None:  # before the import, so Label Studio draws the new tasks' overlap too
-        report.overlap = client.set_overlap(project.ls_project_id, options.overlap,
-                                            round(options.overlap_share * 100))
     found = reconcile(session, client, project)
     report.recovered, report.duplicates = found.recovered, found.duplicates
     pending, new_predictions = _plan(session, project, scheme, report, found.annotated)
-    for task, pre, payload in new_predictions:
-        client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
-        task.model_versions = sorted({*task.model_versions, pre.model_version})
-        report.predictions_added += 1
     if options.least_confident_first:
         pending.sort(key=lambda item: (item[1].score if item[1] else 0.0, item[0].article_id))
     if options.limit is not None and len(pending) > options.limit:
         report.held_back, pending = len(pending) - options.limit, pending[:options.limit]
+    pending = with_payloads(pending, scheme)  # every prediction validated before anything is sent
+    if options.overlap is not None:  # before the import, so Label Studio draws the new tasks' overlap too
+        report.overlap = client.set_overlap(project.ls_project_id, options.overlap,
+                                            round(options.overlap_share * 100))
+    for task, pre, payload in new_predictions:
+        client.create_prediction(task.ls_task_id, payload["result"], payload["score"], payload["model_version"])
+        task.model_versions = sorted({*task.model_versions, pre.model_version})
+        report.predictions_added += 1
     batches = [pending[i:i + options.batch_size] for i in range(0, len(pending), options.batch_size)]
     for batch in (progress(batches) if progress else batches):
         _import_batch(session, client, project, batch)
@@ -239,21 +241,26 @@ def _plan(session, project, scheme, report, annotated: set[int]):
         Annotation, Annotation.task_id == LabelStudioTask.id).where(LabelStudioTask.project_id == project.id)))
     mapped = {t.revision_id: t for t in session.scalars(select(LabelStudioTask).where(
         LabelStudioTask.project_id == project.id))}
+    newest = latest_preannotations(session)
     pending, new_predictions = [], []
     for revision in revisions_to_push(session):
-        pre = latest_preannotation(session, revision)
-        payload = prediction_payload(pre, revision, scheme) if pre else None
+        pre = newest.get(revision.id)
         task = mapped.get(revision.id)
         if task is None:
-            pending.append((revision, pre, payload))
+            pending.append((revision, pre))
         elif pre is not None and pre.model_version not in task.model_versions:
             if task.ls_task_id in annotated:
                 report.predictions_not_added_annotated += 1
             else:
-                new_predictions.append((task, pre, payload))
+                new_predictions.append((task, pre, prediction_payload(pre, revision, scheme)))
         else:
             report.already_present += 1
     return pending, new_predictions
+
+
+def with_payloads(pending, scheme: Scheme) -> list[tuple]:
+    """(revision, pre-annotation, prediction payload) of each task to import, every one validated."""
+    return [(revision, pre, prediction_payload(pre, revision, scheme) if pre else None) for revision, pre in pending]
 
 
 def _point_project_at_latest_model(session, client, project, queue_order):
