@@ -36,14 +36,14 @@ def test_incremental_pull_reads_only_updated_tasks(ls_settings, sample_corpus, a
     report = load_corpus(ls_settings, sample_corpus)
     time.sleep(OVERLAP.total_seconds() + 1.5)  # so the import itself falls before the overlap window
     first = workflow.pull(ls_settings)
-    assert (first["mode"], first["tasks_seen"]) == ("full", 5)
+    assert (first["mode"], first["tasks_seen"]) == ("full", 0)  # a full pull lists only annotated tasks
     task_id = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}[gold[2]["id"]]
     annotator.annotate(task_id, gold_result(gold[2]))
     second = workflow.pull(ls_settings)
     assert (second["mode"], second["tasks_seen"], second["new_snapshots"], second["accepted"]) == \
         ("incremental", 1, 1, 1)
     third = workflow.pull(ls_settings, full=True)
-    assert (third["mode"], third["tasks_seen"], third["new_snapshots"]) == ("full", 5, 0)
+    assert (third["mode"], third["tasks_seen"], third["new_snapshots"]) == ("full", 1, 0)
 
 
 def test_deleted_annotation_is_caught_by_an_incremental_pull(ls_settings, sample_corpus, annotator, gold):
@@ -54,6 +54,27 @@ def test_deleted_annotation_is_caught_by_an_incremental_pull(ls_settings, sample
     annotator.delete(ann["id"])
     pulled = workflow.pull(ls_settings)
     assert (pulled["mode"], pulled["deleted"], pulled["accepted"]) == ("incremental", 1, 0)
+
+
+def test_a_full_pull_lists_only_annotated_tasks_and_still_sees_a_deletion(ls_settings, sample_corpus, annotator,
+                                                                            gold):
+    report = load_corpus(ls_settings, sample_corpus)
+    ids = {t["data"]["article_id"]: t["id"] for t in annotator.tasks(report.project_id)}
+    kept = annotator.annotate(ids[gold[0]["id"]], gold_result(gold[0]))
+    gone = annotator.annotate(ids[gold[1]["id"]], gold_result(gold[1]))
+    annotator.annotate(ids[gold[2]["id"]], [], was_cancelled=True)
+    first = workflow.pull(ls_settings, full=True)
+    assert (first["tasks_seen"], first["new_snapshots"], first["accepted"]) == (3, 3, 2)
+    annotator.delete(gone["id"])  # the task has no annotation left: Label Studio no longer lists it as annotated
+    second = workflow.pull(ls_settings, full=True)
+    assert (second["mode"], second["tasks_seen"], second["deleted"], second["accepted"]) == ("full", 3, 1, 1)
+    third = workflow.pull(ls_settings, full=True)  # the tombstone is stored: the task is not read again
+    assert (third["tasks_seen"], third["deleted"], third["new_snapshots"]) == (2, 0, 0)
+    with session_scope(ls_settings) as session:
+        rows = session.execute(select(Annotation.ls_annotation_id, Annotation.deleted)).all()
+    assert len(rows) == 4  # three annotations as pulled, one tombstone: nothing overwritten
+    assert sorted(deleted for ann_id, deleted in rows if ann_id == gone["id"]) == [False, True]
+    assert [deleted for ann_id, deleted in rows if ann_id == kept["id"]] == [False]
 
 
 class FlakyProxy(ForwardingProxy):

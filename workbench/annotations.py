@@ -53,6 +53,7 @@ class PullReport:
         return dict(self.__dict__)
 
 
+PAGE_SIZE = 500  # tasks per listing request
 VOLATILE_FIELDS = ("created_ago",)  # "5 minutes": changes with the clock, not with the annotation
 
 
@@ -135,13 +136,32 @@ def pull(session: Session, client: LabelStudioClient, project: LabelStudioProjec
     report = PullReport(project.ls_project_id, mode)
     tasks = _task_map(session, project)
     watermark = client.server_time().strftime(LS_TIME_FORMAT)
-    listing = client.iter_tasks(project.ls_project_id, updated_after=since)
+    listing = client.iter_tasks(project.ls_project_id, updated_after=since, annotated_only=mode == "full",
+                                page_size=PAGE_SIZE)
+    seen = set()
     for ls_task in (progress(listing) if progress else listing):
+        seen.add(ls_task["id"])
         _pull_task(session, tasks, ls_task, scheme, report)
+    if mode == "full":  # a task whose every annotation was deleted is no longer listed as annotated
+        for task_id in sorted(_with_live_annotations(session, project) - seen):
+            ls_task = client.get_task(task_id)
+            if ls_task is not None:  # a task deleted in Label Studio keeps what was pulled of it
+                _pull_task(session, tasks, ls_task, scheme, report)
     session.add(PullRun(project_id=project.id, mode=mode, watermark=watermark, tasks_seen=report.tasks_seen,
                         new_snapshots=report.new_snapshots))
     session.flush()
     return report
+
+
+def _with_live_annotations(session: Session, project: LabelStudioProject) -> set[int]:
+    """Label Studio ids of the project's tasks whose newest stored version of some annotation is not deleted."""
+    newest = {}
+    for task_id, annotation_id, deleted in session.execute(
+            select(LabelStudioTask.ls_task_id, Annotation.ls_annotation_id, Annotation.deleted)
+            .join(Annotation, Annotation.task_id == LabelStudioTask.id)
+            .where(LabelStudioTask.project_id == project.id).order_by(Annotation.id)):
+        newest[(task_id, annotation_id)] = deleted
+    return {task_id for (task_id, _), deleted in newest.items() if not deleted}
 
 
 def pull_tasks(session: Session, client: LabelStudioClient, project: LabelStudioProject, scheme: Scheme,

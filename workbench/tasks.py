@@ -140,6 +140,9 @@ class Reconciled:
     annotated: set[int] = field(default_factory=set)  # Label Studio ids of tasks someone annotated or skipped
 
 
+RECONCILE_FIELDS = ("id", "data", "total_annotations", "cancelled_annotations")
+
+
 def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioProject) -> Reconciled:
     """Record tasks that exist in Label Studio but are missing from the task map. Returns how many were
     recovered, the tasks that duplicate an article revision already mapped (imported twice by hand, or
@@ -149,8 +152,8 @@ def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioP
         LabelStudioTask.project_id == project.id))}
     revisions = {}
     found = Reconciled()
-    for task in client.iter_tasks(project.ls_project_id):
-        if task.get("annotations") or task.get("total_annotations") or task.get("cancelled_annotations"):
+    for task in client.iter_tasks(project.ls_project_id, page_size=500, include=RECONCILE_FIELDS):
+        if task.get("total_annotations") or task.get("cancelled_annotations"):
             found.annotated.add(task["id"])
         key = (task.get("data") or {}).get("wb_key")
         if key in known and known[key].ls_task_id != task["id"]:
@@ -162,7 +165,8 @@ def reconcile(session: Session, client: LabelStudioClient, project: LabelStudioP
         revision = revisions.get(key)
         if revision is None:
             continue
-        versions = sorted({p.get("model_version") for p in task.get("predictions") or [] if p.get("model_version")})
+        predictions = (client.get_task(task["id"]) or {}).get("predictions") or []  # rare: after a crash
+        versions = sorted({p.get("model_version") for p in predictions if p.get("model_version")})
         known[key] = LabelStudioTask(project_id=project.id, revision_id=revision.id, ls_task_id=task["id"],
                                      task_key=key, model_versions=versions)
         session.add(known[key])
