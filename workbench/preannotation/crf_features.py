@@ -15,6 +15,8 @@ from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .rules import Candidate
 from .text import Token, proclitic_readings
 
@@ -34,6 +36,7 @@ WORD_CLASSES_FILE = Path(__file__).parent / "data" / "arabic_words.tsv"
 ENCLITICS = ("هما", "كما", "هم", "هن", "كم", "ها", "نا", "ه", "ي", "ك")
 
 
+@lru_cache(maxsize=1 << 17)
 def core_form(word: str) -> str:
     """The word without its first leading particle group (والحكومه → حكومه, وبالحكومه → الحكومه),
     two letters at least: the part affix features generalise over. A word's own first و goes
@@ -130,6 +133,9 @@ def dictionary_features(word: str, stems: list[str]) -> list[str]:
     return ["d=-"]
 
 
+MAX_KNOWN_CORES = 1 << 17  # the NameScorer's features kept per core form: past it, it starts again
+
+
 class NameScorer:
     """How much a word's letters look like a person's or a place's name: a multinomial logistic
     regression over the character 2-4-grams of its core form, fitted on the
@@ -144,10 +150,17 @@ class NameScorer:
         self.classes = list(classes)
         self.bias = list(bias)
         self.weights = weights
+        self._table = None  # the weights as an array, made when features_many first needs it
+        self._by_core: dict[str, tuple[str, ...]] = {}  # core form → features (features_many)
 
     @staticmethod
     def grams(word: str) -> list[str]:
-        text = "<" + core_form(word) + ">"
+        return NameScorer.core_grams(core_form(word))
+
+    @staticmethod
+    def core_grams(core: str) -> list[str]:
+        """The character 2-4-grams of a core form, with its edges marked."""
+        text = "<" + core + ">"
         return [text[i:i + n] for n in (2, 3, 4) for i in range(len(text) - n + 1)]
 
     def probabilities(self, word: str) -> list[float]:
@@ -165,8 +178,48 @@ class NameScorer:
         """Nothing for digits and Latin words: the scorer knows Arabic letters only."""
         if not word.isalpha() or LATIN_RE.fullmatch(word):
             return ()
+        return self._bucketed(self.probabilities(word))
+
+    def features_many(self, words: list[str]) -> list[tuple[str, ...]]:
+        """features of each word. A word's probabilities depend on its core form only: they are
+        kept per core form, and those of the new ones computed together (_core_probabilities)."""
+        cores = [core_form(word) if word.isalpha() and not LATIN_RE.fullmatch(word) else None for word in words]
+        known = self._by_core
+        new = [core for core in dict.fromkeys(cores) if core is not None and core not in known]
+        if new:
+            if len(known) + len(new) > MAX_KNOWN_CORES:
+                known.clear()
+            known.update(zip(new, map(self._bucketed, self._core_probabilities(new))))
+        return [known[core] if core is not None else () for core in cores]
+
+    def _bucketed(self, probabilities: list[float]) -> tuple[str, ...]:
         return tuple("nl" + label + "=" + str(sum(p >= bound for bound in self.BUCKETS))
-                     for label, p in zip(self.classes, self.probabilities(word)) if label != "O")
+                     for label, p in zip(self.classes, probabilities) if label != "O")
+
+    def _core_probabilities(self, cores: list[str]) -> list[list[float]]:
+        """probabilities of words with these core forms, their class scores summed together: per
+        word the bias, then each gram's row added in order, as probabilities adds them (a gram
+        without weights adds a row of zeros, which changes no sum), and the same softmax: the
+        same floats."""
+        if self._table is None:  # gram → row of one array, and a last row of zeros for unknown grams
+            self._gram_row = {gram: k for k, gram in enumerate(self.weights)}
+            self._table = np.array([*self.weights.values(), [0.0] * len(self.bias)], dtype=float).reshape(
+                len(self.weights) + 1, len(self.bias))
+        absent = len(self._gram_row)
+        row_of = self._gram_row.get
+        rows = [[row_of(gram, absent) for gram in self.core_grams(core)] for core in cores]
+        longest = max(map(len, rows))
+        index = np.array([row + [absent] * (longest - len(row)) for row in rows], dtype=np.intp)
+        scores = np.tile(np.array(self.bias, dtype=float), (len(cores), 1))
+        for column in self._table[index.T]:
+            scores += column
+        found = []
+        for row in scores.tolist():
+            top = max(row)
+            exps = [math.exp(score - top) for score in row]
+            total = sum(exps)
+            found.append([e / total for e in exps])
+        return found
 
     def to_json(self) -> dict:
         return {"classes": self.classes, "bias": self.bias, "weights": self.weights}

@@ -120,6 +120,10 @@ class LabelScores:
         self.scorer = scorer
         self.clusters = clusters or None
         self.max_words = max_words
+        # The weights as rows of one table (a last row of zeros for features the model lacks), so
+        # that many words' sums are one gathering of rows (_sums).
+        self._row_of = {attribute: k for k, attribute in enumerate(weights)}
+        self._rows = np.vstack([*weights.values(), np.zeros(labels)])
         self.edges = np.array([self._sum(part) for part in EDGES])
         self._tags = ValueTable(self, CONTEXT_NAMES[:5])
         self._gaps = ValueTable(self, CONTEXT_NAMES[5:])
@@ -138,22 +142,52 @@ class LabelScores:
                 total += weight
         return total
 
-    def _word_id(self, word: str) -> int:
-        index = len(self._word_ids)
-        if index == len(self._parts):
+    def _sums(self, feature_lists: list[tuple[str, ...]]) -> np.ndarray:
+        """_sum of each feature list, as one (lists, labels) array, with the same additions in the
+        same order: a list's weights are added one by one from zero (a feature the model lacks adds
+        the zero row, which changes no sum), one column of the padded lists at a time."""
+        absent = len(self._row_of)
+        lengths = np.fromiter(map(len, feature_lists), dtype=np.intp, count=len(feature_lists))
+        longest = int(lengths.max(initial=0))
+        index = np.full((len(feature_lists), longest), absent, dtype=np.intp)
+        row_of = self._row_of.get
+        index[np.arange(longest) < lengths[:, None]] = [row_of(f, absent) for fs in feature_lists for f in fs]
+        weights = self._rows[index.T]  # (longest, lists, labels): a column's rows are contiguous
+        total = np.zeros((len(feature_lists), self.labels))
+        for column in weights:
+            total += column
+        return total
+
+    def _add_words(self, words: list[str]) -> None:
+        """Numbers the new words in order and fills their rows of `_parts`, all together: per word,
+        its own features' sum plus its name-likeness features' (and word clusters'), and one sum
+        per neighbour position, each the sum _sum makes of the same features."""
+        first = len(self._word_ids)
+        while first + len(words) > len(self._parts):
             self._parts = np.concatenate([self._parts, np.zeros_like(self._parts)])
-        self._parts[index, 0] = self._sum(word_features(word))
+        lists: list[tuple[str, ...]] = []
+        for word in words:
+            lists.append(word_features(word))
+            lists.extend(neighbour_features(word))
         if self.scorer is not None:
-            self._parts[index, 0] += self._sum(self.scorer.features(word))
-        for k, part in enumerate(neighbour_features(word), start=1):
-            self._parts[index, k] = self._sum(part)
+            lists.extend(self.scorer.features_many(words))
         if self.clusters is not None:
-            own, to_next, to_previous = self.clusters.parts(word)
-            self._parts[index, 0] += self._sum(own)
-            self._parts[index, 1] += self._sum(to_next)  # read by the token after (offset 1)
-            self._parts[index, 3] += self._sum(to_previous)  # by the token before (offset -1)
-        self._word_ids[word] = index
-        return index
+            for word in words:
+                lists.extend(self.clusters.parts(word))
+        sums = self._sums(lists)
+        count = len(words)
+        parts = sums[:5 * count].reshape(count, 5, self.labels)
+        more = 5 * count
+        if self.scorer is not None:
+            parts[:, 0] += sums[more:more + count]
+            more += count
+        if self.clusters is not None:
+            own, to_next, to_previous = (sums[more + k:more + 3 * count:3] for k in range(3))
+            parts[:, 0] += own
+            parts[:, 1] += to_next  # read by the token after (offset 1)
+            parts[:, 3] += to_previous  # by the token before (offset -1)
+        self._parts[first:first + count] = parts
+        self._word_ids.update(zip(words, range(first, first + count)))
 
     def context(self, text: str, tokens: list[Token], gaz_tags: list[str]) -> np.ndarray:
         """The summed weights of each token's context_features, without making its context key:
@@ -181,7 +215,11 @@ class LabelScores:
         if len(self._word_ids) + len(tokens) > self.max_words:
             self._reset()
         word_ids = self._word_ids
-        words = [word_ids[w] if w in word_ids else self._word_id(w) for w in words_of(tokens)]
+        words = words_of(tokens)
+        new = [w for w in dict.fromkeys(words) if w not in word_ids]
+        if new:
+            self._add_words(new)
+        words = list(map(word_ids.__getitem__, words))
         parts = self._parts[words]
         scores = parts[:, 0] + self.context(text, tokens, gaz_tags)
         n = len(words)
