@@ -100,10 +100,13 @@ def corpus_lines(corpus: Path, work: Path, articles: int | None) -> Path:
     source = to_jsonl(corpus, work) if corpus.is_dir() else corpus
     if articles is None:
         return source
-    out = work / "articles.jsonl"
+    return first_lines(source, work / "articles.jsonl", articles)
+
+
+def first_lines(source: Path, out: Path, count: int) -> Path:
     with source.open(encoding="utf-8") as lines, out.open("w", encoding="utf-8") as kept:
         for n, line in enumerate(lines):
-            if n == articles:
+            if n == count:
                 break
             kept.write(line)
     return out
@@ -295,12 +298,7 @@ def _sqlite(work: Path):
 
 def one_worker_anchor(work: Path, lines: Path, sample: int, log: Path) -> dict:
     """`workbench preannotate` in one process over the first `sample` distinct articles, in a database of its own."""
-    subset = work / "anchor-articles.jsonl"
-    with lines.open(encoding="utf-8") as source, subset.open("w", encoding="utf-8") as out:
-        for n, line in enumerate(source):
-            if n == sample:
-                break
-            out.write(line)
+    subset = first_lines(lines, work / "anchor-articles.jsonl", sample)
     env = environment(work, "anchor", f"sqlite:///{work / 'anchor.db'}", None, "anchor")
     run_stage("anchor: ingest", "ingest", subset, env, log)
     figures = run_stage("anchor: preannotate, one worker", "preannotate", None, env, log)

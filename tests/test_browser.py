@@ -1,40 +1,17 @@
 """Arabic as annotators see it: headless Chromium opens a pushed task in the real Label Studio and
 checks that the article is laid out right-to-left and the predicted spans are highlighted over
 the right words. The screenshot is kept in test-artifacts/."""
-import os
 import shutil
 
 import pytest
-from conftest import make_settings
+from conftest import ARTIFACTS, make_settings
 from sqlalchemy import select
 
 from workbench import workflow
 from workbench.db import session_scope
 from workbench.models import LabelStudioTask, PreAnnotation
-from workbench.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.label_studio
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1400,1000"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (./scripts/test installs them as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'chromium'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def login(driver, label_studio):

@@ -4,18 +4,16 @@ a pull stores them, and two releases. Every figure a page shows is checked again
 status`, the release files or numbers worked out by hand below; a headless Chromium logs in and
 looks at every page (screenshots in test-artifacts/dashboard-*.png)."""
 import json
-import os
 import re
 
 import pytest
-from conftest import API_TOKEN, make_settings, served
+from conftest import API_TOKEN, ARTIFACTS, make_settings, served
 from sqlalchemy import select
 
 from workbench import annotations, workflow
 from workbench.db import session_scope
 from workbench.models import ArticleRevision, LabelStudioProject, LabelStudioTask, PreAnnotation
 from workbench.scheme import load_scheme
-from workbench.settings import PROJECT_ROOT
 from workbench.web import create_app
 
 LS_URL, LS_PROJECT_ID, TITLE = "http://ls.example:8080", 7, "dashboard check"
@@ -274,27 +272,6 @@ def test_an_empty_database_renders_every_page(tmp_path):
 
 
 # --- in a real browser ----------------------------------------------------------------------------
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (./scripts/test installs them as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--window-size=1366,900", f"--user-data-dir={tmp_path / 'c'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
 
 def test_browser_logs_in_and_reads_every_page(browser, dash_app, state):
     from selenium.webdriver.common.by import By
