@@ -167,7 +167,8 @@ def push(least_confident_first, batch_size, queue_order, limit, overlap, overlap
 
 
 @main.command()
-@click.option("--full", is_flag=True, help="Read every task, not only those updated since the last pull.")
+@click.option("--full", is_flag=True, help="Read every annotated task (and each task whose stored annotations are gone), not only those "
+                   "updated since the last pull.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def pull(full, as_json):
     """Fetch annotations from Label Studio, store them raw and parsed, and review them.

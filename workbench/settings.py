@@ -165,7 +165,7 @@ SETTINGS: tuple[Setting, ...] = (
             _number(0, 1)),
     Setting("agreement_stance", float, 1.0, "`agreement:K`: the share of targets whose stance must be the same",
             _number(0, 1)),
-    Setting("full_pull_hours", float, 24.0, "a pull reads every task when the last full pull is older than this",
+    Setting("full_pull_hours", float, 24.0, "a pull reads every annotated task when the last full pull is older than this",
             _number(0), "`24`"),
     Setting("bridge_url", str | None, None, "the bridge's URL as Label Studio reaches it (webhook and ML backend)",
             _http_url, FROM_STACK, stack=("bridge", "url")),
