@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import gold_result
 from sqlalchemy import select
 
-from workbench import workflow
+from workbench import stats, workflow
 from workbench.cli import main
 from workbench.db import session_scope
 from workbench.models import Annotation, LabelStudioTask
@@ -84,6 +84,13 @@ def test_a_share_of_the_tasks_goes_to_k_different_annotators(ls_settings, sample
                                  .join(LabelStudioTask, Annotation.task_id == LabelStudioTask.id)).all()
     annotators_per_task = Counter(task_id for task_id, _ in set(stored))
     assert dict(annotators_per_task) == overlap
+
+    # the lead's dashboard figures (GET /api/stats) from what the real server recorded
+    shown = stats.collect(ls_settings, ("annotators", "agreement"))
+    assert sorted(row["tasks"] for row in shown["annotators"]) == sorted(Counter(n for n, _ in done).values())
+    assert {row["median_lead_time"] for row in shown["annotators"]} == {20.0}
+    assert {row["mean_span_f1_with_others"] for row in shown["annotators"]} <= {None, 1.0}  # all gold
+    assert shown["agreement"]["tasks_with_multiple_annotations"] == 3
 
 
 def test_a_second_push_changes_the_overlap_and_the_option_needs_its_k(ls_settings, sample_corpus, annotator,
