@@ -19,10 +19,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .agreement import span_f1
-from .annotations import latest_snapshots
+from .annotations import latest_snapshots_by_task
 from .models import Annotation, LabelStudioProject, LabelStudioTask
 from . import policy as policies
 
@@ -135,7 +135,8 @@ CHOOSERS = {policies.SUBMITTED: _submitted, policies.GROUND_TRUTH: _ground_truth
 def current_tasks(session: Session, project: LabelStudioProject) -> list[LabelStudioTask]:
     """The task of each article's newest pushed revision."""
     newest_task: dict[str, LabelStudioTask] = {}
-    for task in session.scalars(select(LabelStudioTask).where(LabelStudioTask.project_id == project.id)):
+    for task in session.scalars(select(LabelStudioTask).where(LabelStudioTask.project_id == project.id)
+                                .options(selectinload(LabelStudioTask.revision))):
         held = newest_task.get(task.revision.article_id)
         if held is None or task.revision.number > held.revision.number:
             newest_task[task.revision.article_id] = task
@@ -144,7 +145,8 @@ def current_tasks(session: Session, project: LabelStudioProject) -> list[LabelSt
 
 def review_project(session: Session, project: LabelStudioProject, settings, targets: list[str]) -> list[Decision]:
     policy = Policy.from_settings(settings)
-    return [decide(task, list(latest_snapshots(session, task).values()), policy, targets)
+    latest = latest_snapshots_by_task(session, project)
+    return [decide(task, list(latest.get(task.id, {}).values()), policy, targets)
             for task in current_tasks(session, project)]
 
 
