@@ -148,30 +148,23 @@ def pull(session: Session, client: LabelStudioClient, project: LabelStudioProjec
     watermark = client.server_time().strftime(LS_TIME_FORMAT)
     listing = client.iter_tasks(project.ls_project_id, updated_after=since, annotated_only=mode == "full",
                                 page_size=PAGE_SIZE)
+    # a full pull reads every stored version once; an incremental one only those of the tasks it lists
+    stored = latest_snapshots_by_task(session, project) if mode == "full" else None
     seen = set()
     for ls_task in (progress(listing) if progress else listing):
         seen.add(ls_task["id"])
-        _pull_task(session, tasks, ls_task, scheme, report)
+        _pull_task(session, tasks, ls_task, scheme, report, stored)
     if mode == "full":  # a task whose every annotation was deleted is no longer listed as annotated
-        for task_id in sorted(_with_live_annotations(session, project) - seen):
+        live = {task.ls_task_id for task in tasks.values()
+                if any(not row.deleted for row in stored.get(task.id, {}).values())}
+        for task_id in sorted(live - seen):
             ls_task = client.get_task(task_id)
             if ls_task is not None:  # a task deleted in Label Studio keeps what was pulled of it
-                _pull_task(session, tasks, ls_task, scheme, report)
+                _pull_task(session, tasks, ls_task, scheme, report, stored)
     session.add(PullRun(project_id=project.id, mode=mode, watermark=watermark, tasks_seen=report.tasks_seen,
                         new_snapshots=report.new_snapshots))
     session.flush()
     return report
-
-
-def _with_live_annotations(session: Session, project: LabelStudioProject) -> set[int]:
-    """Label Studio ids of the project's tasks whose newest stored version of some annotation is not deleted."""
-    newest = {}
-    for task_id, annotation_id, deleted in session.execute(
-            select(LabelStudioTask.ls_task_id, Annotation.ls_annotation_id, Annotation.deleted)
-            .join(Annotation, Annotation.task_id == LabelStudioTask.id)
-            .where(LabelStudioTask.project_id == project.id).order_by(Annotation.id)):
-        newest[(task_id, annotation_id)] = deleted
-    return {task_id for (task_id, _), deleted in newest.items() if not deleted}
 
 
 def pull_tasks(session: Session, client: LabelStudioClient, project: LabelStudioProject, scheme: Scheme,
@@ -201,17 +194,19 @@ def _task_map(session, project) -> dict[int, LabelStudioTask]:
         LabelStudioTask.project_id == project.id))}
 
 
-def _pull_task(session, tasks, ls_task, scheme, report):
+def _pull_task(session, tasks, ls_task, scheme, report, stored=None):
+    """Store a listed task's annotations; `stored` holds the project's latest_snapshots_by_task
+    (read once per pull), else the task's are read now."""
     report.tasks_seen += 1
     task = tasks.get(ls_task["id"])
     if task is None:
         report.unknown_tasks.append(ls_task["id"])
         return
-    _store_task_annotations(session, task, ls_task.get("annotations") or [], scheme, report)
+    current = stored.get(task.id, {}) if stored is not None else latest_snapshots(session, task)
+    _store_task_annotations(session, task, ls_task.get("annotations") or [], scheme, report, current)
 
 
-def _store_task_annotations(session, task, annotations, scheme, report):
-    current = latest_snapshots(session, task)
+def _store_task_annotations(session, task, annotations, scheme, report, current):
     present = set()
     for raw in annotations:
         present.add(raw["id"])

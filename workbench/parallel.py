@@ -54,10 +54,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
                               errors={"dask_scheduler": scheduler}) from exc
-        try:
+        with client:
             yield client
-        finally:
-            client.close()
         return
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                            dashboard_address=None)
